@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import { type AppRouter, appRouter, makeCreateContext } from '@tollgate/api';
+import { checkReadiness, type Deps } from '@tollgate/core';
+import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { rememberPrincipal } from './request-principal.ts';
+import { trpcResponseMeta } from './response-meta.ts';
+import { restBridge } from './rest-bridge.ts';
+
+export type ServerDeps = Deps;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The whole HTTP surface, not listening: tests `inject()` into it, main.ts listens. */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024, // model-call and upload routes set their own
+    routerOptions: { maxParamLength: 5000 }, // batched /trpc/a,b,c URLs
+    // A caller's x-request-id is kept when it is sane; otherwise we make one. Echoed on every reply.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Our own one-line-per-request log (onResponse) replaces Fastify's two lines.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: false,
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  // One line per request, after it is done: id, principal, route template, status, latency.
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info(
+      {
+        method: req.method,
+        route: req.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        latencyMs: Math.round(reply.elapsedTime * 100) / 100,
+        userId: req.principalUserId,
+        keyId: req.principalKeyId,
+      },
+      'request',
+    );
+  });
+
+  await app.register(cors, {
+    origin: deps.config.corsOrigins.length > 0 ? [...deps.config.corsOrigins] : false,
+    credentials: false,
+    exposedHeaders: ['x-request-id', 'retry-after'],
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = await checkReadiness(deps);
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', ...r });
+  });
+
+  const createContext = makeCreateContext(deps);
+  await app.register(fastifyTRPCPlugin, {
+    prefix: '/trpc',
+    trpcOptions: {
+      router: appRouter,
+      createContext: async (opts) => {
+        const ctx = await createContext(opts);
+        rememberPrincipal(opts.req, ctx.principal);
+        return ctx;
+      },
+      responseMeta: trpcResponseMeta,
+      onError: ({ error, path }) => {
+        if (error.code === 'INTERNAL_SERVER_ERROR')
+          deps.log.error({ err: error, path }, 'procedure failed');
+      },
+    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+  });
+
+  await app.register(restBridge, { deps, createContext });
+  return app;
+}

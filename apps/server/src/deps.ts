@@ -1,0 +1,14 @@
+import type { Config } from '@tollgate/config';
+import { type Deps, systemClock } from '@tollgate/core';
+import { createDb, createPool } from '@tollgate/db';
+import type { Logger } from '@tollgate/telemetry';
+
+/** The composition root of one server process: pool, db, clock. */
+export function createServerDeps(config: Config, log: Logger, databaseUrl: string): Deps {
+  const pool = createPool(databaseUrl, {
+    max: 20,
+    applicationName: 'tollgate-server',
+    onError: (err) => log.warn({ err: err.message }, 'database connection error'),
+  });
+  return { db: createDb(pool), pool, config, log, clock: systemClock, startedAt: new Date() };
+}

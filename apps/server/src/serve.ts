@@ -1,0 +1,31 @@
+import { loadConfig } from '@tollgate/config';
+import { createLogger } from '@tollgate/telemetry';
+import { buildServer } from './app.ts';
+import { createServerDeps } from './deps.ts';
+
+/** One server process (a cluster worker): build, listen, tell the primary, close on a signal. */
+export async function runServerProcess(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config);
+  const databaseUrl = config.databaseUrl;
+  if (!databaseUrl) throw new Error('the primary passes DATABASE_URL to server processes');
+  const deps = createServerDeps(config, log, databaseUrl);
+  const app = await buildServer(deps);
+  await app.listen({ host: config.host, port: config.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  process.send?.({ type: 'listening', port });
+
+  let closing = false;
+  const close = async () => {
+    if (closing) return;
+    closing = true;
+    await app.close();
+    await deps.pool.end();
+    process.exit(0);
+  };
+  process.on('SIGTERM', close);
+  process.on('SIGINT', close);
+  // The primary went away (kill -9): do not live on as an orphan holding the port.
+  process.on('disconnect', close);
+}

@@ -1,0 +1,73 @@
+import { EventEmitter } from 'node:events';
+import { ConfigError, loadConfig, loadDotEnv } from '@tollgate/config';
+import { recordHeartbeat, removeHeartbeat, systemClock } from '@tollgate/core';
+import { createDb, createPool } from '@tollgate/db';
+import { createLogger } from '@tollgate/telemetry';
+import { run, type WorkerEvents, Logger as WorkerLogger } from 'graphile-worker';
+import { buildTaskList, crontab, type WorkerRuntime } from './tasks.ts';
+
+loadDotEnv();
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (e) {
+  if (!(e instanceof ConfigError)) throw e;
+  for (const line of e.problems) process.stderr.write(`  ${line}\n`);
+  process.exit(1);
+}
+const log = createLogger(config).child({ process: 'worker' });
+if (!config.databaseUrl) {
+  log.fatal('DATABASE_URL is required (pnpm start passes it to the worker)');
+  process.exit(1);
+}
+
+// Every running job holds a client, and graphile-worker needs more to fetch and complete jobs.
+const pool = createPool(config.databaseUrl, {
+  max: Math.max(10, config.workerConcurrency + 2) + 4,
+  applicationName: 'tollgate-worker',
+  onError: (err) => log.warn({ err: err.message }, 'database connection error'),
+});
+const deps = { db: createDb(pool), pool, config, log, clock: systemClock, startedAt: new Date() };
+const workerIds = new Set<string>();
+const runtime: WorkerRuntime = { deps, workerIds };
+
+const events: WorkerEvents = new EventEmitter() as WorkerEvents;
+events.on('worker:create', ({ worker }) => {
+  workerIds.add(worker.workerId);
+  // Beat at once so /readyz turns ready without waiting for the first cron minute.
+  void recordHeartbeat(deps, worker.workerId).catch((err) =>
+    log.warn({ err: String(err) }, 'heartbeat failed'),
+  );
+});
+
+const workerLogger = new WorkerLogger((scope) => (level, message, meta) => {
+  const l = log.child({ scope: scope.label, jobId: scope.jobId });
+  const lvl = level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'debug';
+  l[lvl]({ meta }, message);
+});
+
+const runner = await run({
+  pgPool: pool,
+  taskList: buildTaskList(runtime),
+  crontab,
+  concurrency: config.workerConcurrency,
+  noHandleSignals: true,
+  logger: workerLogger,
+  events,
+});
+log.info({ concurrency: config.workerConcurrency }, 'worker started');
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'worker stopping: finishing running jobs');
+  // Running jobs finish (tasks honour helpers.abortSignal); unstarted ones stay queued.
+  await runner.stop();
+  for (const id of workerIds) await removeHeartbeat(deps, id).catch(() => {});
+  await pool.end();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('disconnect', () => void shutdown('disconnect'));

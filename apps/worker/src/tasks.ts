@@ -1,0 +1,70 @@
+import {
+  type Deps,
+  type JobName,
+  type JobPayload,
+  jobPayloads,
+  recordHeartbeat,
+  unlockDeadWorkers,
+} from '@tollgate/core';
+import type { JobHelpers, Task, TaskList } from 'graphile-worker';
+
+export type WorkerRuntime = {
+  deps: Deps;
+  /** Ids of this process's graphile-worker workers (as written into `locked_by`). */
+  workerIds: ReadonlySet<string>;
+};
+
+type Handlers = {
+  [N in JobName]: (rt: WorkerRuntime, payload: JobPayload<N>, helpers: JobHelpers) => Promise<void>;
+};
+
+/** What each job does; a new entry in `jobPayloads` is a compile error here until handled. */
+export const handlers: Handlers = {
+  worker_heartbeat: async (rt) => {
+    for (const id of rt.workerIds) await recordHeartbeat(rt.deps, id);
+  },
+  unlock_dead_workers: async (rt, _payload, helpers) => {
+    const ids = await unlockDeadWorkers(rt.deps);
+    if (ids.length > 0) helpers.logger.warn(`released jobs of dead workers: ${ids.join(', ')}`);
+  },
+};
+
+/** Maximum attempts per task; graphile-worker's default (25) suits most. */
+export const maxAttempts: Partial<Record<JobName, number>> = {
+  worker_heartbeat: 1,
+  unlock_dead_workers: 3,
+};
+
+/**
+ * The graphile-worker task list built from the typed registry: each payload is parsed with its
+ * zod schema before the handler runs (old jobs may carry old shapes; a bad one fails loudly).
+ */
+export function buildTaskList(rt: WorkerRuntime): TaskList {
+  const list: TaskList = {};
+  for (const name of Object.keys(jobPayloads) as JobName[]) {
+    const task: Task = async (payload, helpers) => {
+      const parsed = jobPayloads[name].parse(payload ?? {});
+      const log = rt.deps.log.child({
+        task: name,
+        jobId: helpers.job.id,
+        attempt: helpers.job.attempts,
+      });
+      const started = performance.now();
+      try {
+        await (handlers[name] as Handlers[JobName])(rt, parsed as never, helpers);
+        log.info({ ms: Math.round(performance.now() - started) }, 'job done');
+      } catch (err) {
+        log.warn({ ms: Math.round(performance.now() - started), err: String(err) }, 'job failed');
+        throw err;
+      }
+    };
+    list[name] = task;
+  }
+  return list;
+}
+
+/** UTC crontab; each line's `id` is fixed forever (graphile-worker tracks runs by it). */
+export const crontab = [
+  '* * * * * worker_heartbeat ?id=worker_heartbeat&max=1',
+  '*/2 * * * * unlock_dead_workers ?id=unlock_dead_workers&max=3',
+].join('\n');

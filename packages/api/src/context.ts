@@ -1,0 +1,50 @@
+import { authenticate, type Deps, type Principal } from '@tollgate/core';
+import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
+
+/** Request headers procedures may read (Idempotency-Key, cache opt-in, client request id). */
+export type ReqHeaders = Readonly<Record<string, string | undefined>>;
+
+export type ApiDeps = Deps;
+
+export function createContextInner(
+  deps: ApiDeps,
+  principal: Principal = { kind: 'anonymous' },
+  headers: ReqHeaders = {},
+  meta: { requestId?: string; ip?: string } = {},
+) {
+  return {
+    ...deps,
+    principal,
+    headers,
+    requestId: meta.requestId ?? '',
+    ip: meta.ip ?? '',
+    /** Response headers a procedure wants set (retry-after); applied by responseMeta. */
+    resHeaders: new Map<string, string>(),
+  };
+}
+export type Context = ReturnType<typeof createContextInner>;
+
+const passedHeaders = ['idempotency-key', 'x-tollgate-cache', 'user-agent'] as const;
+
+function pickHeaders(h: Record<string, string | string[] | undefined>): ReqHeaders {
+  const out: Record<string, string | undefined> = {};
+  for (const name of passedHeaders) {
+    const v = h[name];
+    out[name] = Array.isArray(v) ? v[0] : v;
+  }
+  return out;
+}
+
+/** Runs once per HTTP request for /trpc and /api; never throws on bad credentials. */
+export const makeCreateContext =
+  (deps: ApiDeps) =>
+  async ({ req }: Pick<CreateFastifyContextOptions, 'req'>) => {
+    const h = req.headers;
+    const principal = await authenticate(deps, {
+      authorization: h.authorization,
+    });
+    return createContextInner(deps, principal, pickHeaders(h), {
+      requestId: String(req.id),
+      ip: req.ip,
+    });
+  };

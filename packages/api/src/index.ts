@@ -1,0 +1,6 @@
+export type { ApiDeps, Context, ReqHeaders } from './context.ts';
+export { createContextInner, makeCreateContext } from './context.ts';
+export { domainCause, toTRPCError, trpcCodeByDomainCode } from './errors.ts';
+export { createOpenApiDocument } from './openapi.ts';
+export type { AppRouter } from './root.ts';
+export { appRouter, createCaller } from './root.ts';

@@ -1,0 +1,63 @@
+import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
+import { appRouter } from './root.ts';
+
+/** Paths anyone may call; trpc-to-openapi marks every operation protected, so we unmark these. */
+const publicOperations = new Set(['/auth/login', '/auth/refresh']);
+
+const ErrorBody = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: {
+          type: 'string',
+          description: 'machine-readable reason, e.g. not_found, budget_exceeded',
+        },
+        message: { type: 'string' },
+        issues: {
+          type: 'array',
+          items: { type: 'object' },
+          description: 'validation issues (zod)',
+        },
+      },
+    },
+  },
+} as const;
+
+/**
+ * The REST bridge's OpenAPI 3.1 document. trpc-to-openapi describes its flat error body; our /api
+ * sends `{ error: { code, message, issues } }`, so every error response is patched to say so.
+ */
+export function createOpenApiDocument(baseUrl: string, version: string): OpenAPIObject {
+  const doc = generateOpenApiDocument(appRouter, {
+    title: 'Tollgate',
+    description: 'Self-hosted LLM gateway: REST bridge over the tRPC router.',
+    version,
+    baseUrl,
+    securitySchemes: {
+      bearerAuth: {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'An access JWT from /api/auth/login or an API key (tg_…)',
+      },
+    },
+  });
+  doc.components ??= {};
+  doc.components.schemas = { ...doc.components.schemas, Error: ErrorBody as never };
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    for (const op of Object.values(item as Record<string, Record<string, unknown>>)) {
+      if (!op || typeof op !== 'object' || !('responses' in op)) continue;
+      const responses = op.responses as Record<string, { description?: string; content?: unknown }>;
+      for (const [status, res] of Object.entries(responses)) {
+        if (status === 'default' || Number(status) >= 400) {
+          res.content = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
+        }
+      }
+      if (publicOperations.has(path)) op.security = [];
+    }
+  }
+  return doc;
+}

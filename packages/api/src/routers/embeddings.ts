@@ -1,0 +1,4 @@
+import { router } from '../trpc.ts';
+
+// Procedures of the embeddings domain (PRODUCT.md route table).
+export const embeddingsRouter = router({});

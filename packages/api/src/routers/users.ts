@@ -1,0 +1,4 @@
+import { router } from '../trpc.ts';
+
+// Procedures of the users domain (PRODUCT.md route table).
+export const usersRouter = router({});

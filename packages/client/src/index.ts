@@ -1,0 +1,2 @@
+export type { TollgateClient, TollgateClientOptions } from './client.ts';
+export { createTollgateClient } from './client.ts';

@@ -1,0 +1,2 @@
+export type { Config } from './config.ts';
+export { ConfigError, childEnvironment, loadConfig, loadDotEnv } from './config.ts';

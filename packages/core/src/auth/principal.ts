@@ -1,0 +1,30 @@
+export const keyScopes = ['gateway', 'batches', 'read', 'admin'] as const;
+export type KeyScope = (typeof keyScopes)[number];
+export const defaultScopes: readonly KeyScope[] = ['gateway', 'batches', 'read'];
+
+export type InvalidReason =
+  | 'token_expired'
+  | 'token_invalid'
+  | 'key_invalid'
+  | 'key_revoked'
+  | 'key_expired'
+  | 'user_disabled';
+
+/** Who is calling, decided once per request; never throws, records why credentials failed. */
+export type Principal =
+  | { kind: 'anonymous' }
+  | { kind: 'invalid'; reason: InvalidReason }
+  | UserPrincipal;
+
+export type UserPrincipal = {
+  kind: 'user';
+  userId: string;
+  role: 'admin' | 'member';
+  /** Set when the caller used an API key; null for an access JWT (all scopes of the role). */
+  keyId: string | null;
+  scopes: readonly KeyScope[];
+};
+
+export function hasScope(p: UserPrincipal, scope: KeyScope): boolean {
+  return p.keyId === null ? scope !== 'admin' || p.role === 'admin' : p.scopes.includes(scope);
+}

@@ -1,0 +1,46 @@
+/** Every way a domain operation refuses; the api layer maps each to one status. */
+export const domainErrorCodes = [
+  'bad_request',
+  'unauthenticated',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'invalid_credentials',
+  'too_many_attempts',
+  'token_invalid',
+  'token_expired',
+  'token_reused',
+  'key_invalid',
+  'key_revoked',
+  'key_expired',
+  'user_disabled',
+  'model_not_found',
+  'budget_exceeded',
+  'rate_limit_exceeded',
+  'upstream_rate_limited',
+  'upstream_error',
+  'upstream_timeout',
+  'unprocessable',
+  'payload_too_large',
+  'unavailable',
+] as const;
+export type DomainErrorCode = (typeof domainErrorCodes)[number];
+
+export class DomainError extends Error {
+  readonly code: DomainErrorCode;
+  /** Seconds the caller should wait before retrying (429s). */
+  readonly retryAfter: number | undefined;
+  /** The input field at fault, when one is. */
+  readonly param: string | undefined;
+  constructor(
+    code: DomainErrorCode,
+    message: string,
+    opts: { retryAfter?: number; param?: string; cause?: unknown } = {},
+  ) {
+    super(message, { cause: opts.cause });
+    this.name = 'DomainError';
+    this.code = code;
+    this.retryAfter = opts.retryAfter;
+    this.param = opts.param;
+  }
+}

@@ -1,0 +1,15 @@
+export type { AuthHeaders } from './auth/authenticate.ts';
+export { authenticate, credentialFrom } from './auth/authenticate.ts';
+export type { FirstAdmin } from './auth/bootstrap.service.ts';
+export { bootstrapFirstAdmin } from './auth/bootstrap.service.ts';
+export type { InvalidReason, KeyScope, Principal, UserPrincipal } from './auth/principal.ts';
+export { defaultScopes, hasScope, keyScopes } from './auth/principal.ts';
+export type { Clock, Deps } from './deps.ts';
+export { systemClock } from './deps.ts';
+export type { DomainErrorCode } from './errors.ts';
+export { DomainError, domainErrorCodes } from './errors.ts';
+export type { JobName, JobPayload } from './jobs/payloads.ts';
+export { enqueue, jobPayloads } from './jobs/payloads.ts';
+export { recordHeartbeat, removeHeartbeat, unlockDeadWorkers } from './system/heartbeat.service.ts';
+export type { Readiness } from './system/system.service.ts';
+export { checkReadiness, getSystemInfo, HEARTBEAT_STALE_SECONDS } from './system/system.service.ts';

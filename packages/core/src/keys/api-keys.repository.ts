@@ -1,0 +1,57 @@
+import type { DB } from '@tollgate/db';
+import type { Kysely } from 'kysely';
+
+export async function insertApiKey(
+  db: Kysely<DB>,
+  values: {
+    userId: string;
+    name: string;
+    prefix: string;
+    keyHash: Buffer;
+    scopes: readonly string[];
+    expiresAt?: Date | null;
+    rpmLimit?: number | null;
+    tpmLimit?: number | null;
+    logBodies?: boolean | null;
+    cache?: boolean;
+  },
+) {
+  return db
+    .insertInto('api_keys')
+    .values({
+      user_id: values.userId,
+      name: values.name,
+      prefix: values.prefix,
+      key_hash: values.keyHash,
+      scopes: [...values.scopes],
+      expires_at: values.expiresAt ?? null,
+      rpm_limit: values.rpmLimit ?? null,
+      tpm_limit: values.tpmLimit ?? null,
+      log_bodies: values.logBodies ?? null,
+      cache: values.cache ?? false,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** The key with its owner's role and state: what authentication needs, in one round trip. */
+export async function findKeyWithOwnerByHash(db: Kysely<DB>, keyHash: Buffer) {
+  return db
+    .selectFrom('api_keys as k')
+    .innerJoin('users as u', 'u.id', 'k.user_id')
+    .select([
+      'k.id',
+      'k.user_id',
+      'k.scopes',
+      'k.expires_at',
+      'k.revoked_at',
+      'k.rpm_limit',
+      'k.tpm_limit',
+      'k.log_bodies',
+      'k.cache',
+      'u.role',
+      'u.disabled',
+    ])
+    .where('k.key_hash', '=', keyHash)
+    .executeTakeFirst();
+}

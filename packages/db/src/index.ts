@@ -1,0 +1,7 @@
+export type { EmbeddedOptions, EmbeddedPostgresHandle } from './embedded.ts';
+export { freePort, startEmbeddedPostgres } from './embedded.ts';
+export { migrate, migrationNames, pendingMigrations } from './migrate.ts';
+export type { PoolOptions } from './pool.ts';
+export { createDb, createPool } from './pool.ts';
+export type { Decimal, Int8, Json, Timestamp, TimestampDefault } from './schema/types.ts';
+export type { DB } from './schema.ts';

@@ -1,0 +1,44 @@
+import { Logger, runMigrations } from 'graphile-worker';
+import { Kysely, PostgresDialect } from 'kysely';
+import { type MigrationProvider, Migrator } from 'kysely/migration';
+import type pg from 'pg';
+import { migrations } from '../migrations/index.ts';
+
+const silentLogger = new Logger(() => () => {});
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Names of our migrations, in order: `/readyz` compares them with what the database has run. */
+export const migrationNames: readonly string[] = Object.keys(migrations).sort();
+
+/**
+ * Brings the database to the current schema: our kysely migrations, then graphile-worker's
+ * (so the server can `add_job` on a database no worker has seen yet).
+ */
+export async function migrate(pool: pg.Pool): Promise<void> {
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+  // Two processes starting at once (cluster, compose) must not race: one migrates, the other waits.
+  const client = await pool.connect();
+  try {
+    await client.query('select pg_advisory_lock(7214031)');
+    const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (error) {
+      throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, {
+        cause: error,
+      });
+    }
+    await runMigrations({ pgPool: pool, logger: silentLogger });
+  } finally {
+    await client.query('select pg_advisory_unlock(7214031)').catch(() => {});
+    client.release();
+  }
+}
+
+/** Migrations we know of that the database has not run yet. */
+export async function pendingMigrations(pool: pg.Pool): Promise<string[]> {
+  const res = await pool
+    .query<{ name: string }>('select name from kysely_migration')
+    .catch(() => ({ rows: [] as { name: string }[] }));
+  const done = new Set(res.rows.map((r) => r.name));
+  return migrationNames.filter((n) => !done.has(n));
+}

@@ -1,0 +1,2 @@
+// Tables of the gateway issue (model catalog, request log).
+export type GatewayTables = {};

@@ -1,0 +1,34 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPool, migrate, startEmbeddedPostgres } from '@tollgate/db';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pg: { port: number; template: string; adminUrl: string };
+  }
+}
+
+const TEMPLATE = 'tollgate_template';
+
+/**
+ * One embedded Postgres for the whole run: a template database migrated once, that every test
+ * file clones (CREATE DATABASE … TEMPLATE) so files never share rows.
+ */
+export default async function setup(project: TestProject) {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'tollgate-test-')), 'pg');
+  const pg = await startEmbeddedPostgres({ dataDir, persistent: false });
+  const admin = createPool(pg.url('postgres'), { max: 1 });
+  await admin.query(`create database ${TEMPLATE}`);
+  const pool = createPool(pg.url(TEMPLATE), { max: 2 });
+  await migrate(pool);
+  // A template with any open connection cannot be cloned: close ours before marking it.
+  await pool.end();
+  await admin.query(`alter database ${TEMPLATE} with is_template true`);
+  await admin.end();
+  project.provide('pg', { port: pg.port, template: TEMPLATE, adminUrl: pg.url('postgres') });
+  return async () => {
+    await pg.stop();
+  };
+}

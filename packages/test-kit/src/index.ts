@@ -1,0 +1,2 @@
+export type { TestDb } from './test-db.ts';
+export { createTestDb } from './test-db.ts';
