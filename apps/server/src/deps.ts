@@ -1,7 +1,9 @@
 import type { Config } from '@tollgate/config';
 import { type Deps, systemClock } from '@tollgate/core';
 import { createDb, createPool } from '@tollgate/db';
-import type { Logger } from '@tollgate/telemetry';
+import { createProviders } from '@tollgate/providers';
+import { createMetrics, type Logger } from '@tollgate/telemetry';
+import { Registry } from 'prom-client';
 
 /** The composition root of one server process: pool, db, clock. */
 export function createServerDeps(config: Config, log: Logger, databaseUrl: string): Deps {
@@ -10,5 +12,14 @@ export function createServerDeps(config: Config, log: Logger, databaseUrl: strin
     applicationName: 'tollgate-server',
     onError: (err) => log.warn({ err: err.message }, 'database connection error'),
   });
-  return { db: createDb(pool), pool, config, log, clock: systemClock, startedAt: new Date() };
+  return {
+    db: createDb(pool),
+    pool,
+    config,
+    log,
+    metrics: createMetrics(new Registry()),
+    providers: createProviders(config),
+    clock: systemClock,
+    startedAt: new Date(),
+  };
 }

@@ -2,8 +2,8 @@ import { type ChildProcess, fork } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Config, ConfigError, loadConfig, loadDotEnv } from '@tollgate/config';
-import { bootstrapFirstAdmin, systemClock } from '@tollgate/core';
+import { type Config, ConfigError, childEnvironment, loadConfig, loadDotEnv } from '@tollgate/config';
+import { bootstrapFirstAdmin } from '@tollgate/core';
 import {
   createDb,
   createPool,
@@ -69,7 +69,7 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
     onError: (err) => log.warn({ err: err.message }, 'database connection error'),
   });
   await migrate(pool);
-  const deps = { db: createDb(pool), pool, config, log, clock: systemClock, startedAt: new Date() };
+  const deps = { db: createDb(pool), config };
   const admin = await bootstrapFirstAdmin(deps);
   if (admin) {
     // Shown once: the password and key are stored only as hashes.

@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { ConfigError, loadConfig, loadDotEnv } from '@tollgate/config';
-import { recordHeartbeat, removeHeartbeat, systemClock } from '@tollgate/core';
+import { type Deps, recordHeartbeat, removeHeartbeat, systemClock } from '@tollgate/core';
 import { createDb, createPool } from '@tollgate/db';
-import { createLogger } from '@tollgate/telemetry';
+import { createProviders } from '@tollgate/providers';
+import { createLogger, createMetrics } from '@tollgate/telemetry';
 import { run, type WorkerEvents, Logger as WorkerLogger } from 'graphile-worker';
+import { Registry } from 'prom-client';
 import { buildTaskList, crontab, type WorkerRuntime } from './tasks.ts';
 
 loadDotEnv();
@@ -27,7 +29,16 @@ const pool = createPool(config.databaseUrl, {
   applicationName: 'tollgate-worker',
   onError: (err) => log.warn({ err: err.message }, 'database connection error'),
 });
-const deps = { db: createDb(pool), pool, config, log, clock: systemClock, startedAt: new Date() };
+const deps: Deps = {
+  db: createDb(pool),
+  pool,
+  config,
+  log,
+  metrics: createMetrics(new Registry()),
+  providers: createProviders(config),
+  clock: systemClock,
+  startedAt: new Date(),
+};
 const workerIds = new Set<string>();
 const runtime: WorkerRuntime = { deps, workerIds };
 

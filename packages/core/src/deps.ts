@@ -1,6 +1,7 @@
 import type { Config } from '@tollgate/config';
 import type { DB } from '@tollgate/db';
-import type { Logger } from '@tollgate/telemetry';
+import type { ProviderRegistry } from '@tollgate/providers';
+import type { Logger, Metrics } from '@tollgate/telemetry';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 
@@ -13,6 +14,8 @@ export type Deps = {
   pool: pg.Pool;
   config: Config;
   log: Logger;
+  metrics: Metrics;
+  providers: ProviderRegistry;
   clock: Clock;
   /** When this process started, for uptime. */
   startedAt: Date;

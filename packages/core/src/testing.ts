@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '@tollgate/config';
 import { loadConfig } from '@tollgate/config';
 import type { DB } from '@tollgate/db';
-import { createLogger } from '@tollgate/telemetry';
+import { createProviders } from '@tollgate/providers';
+import { createLogger, createMetrics } from '@tollgate/telemetry';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
+import { Registry } from 'prom-client';
 import { hashPassword } from './auth/passwords.ts';
 import type { KeyScope, UserPrincipal } from './auth/principal.ts';
 import type { Clock, Deps } from './deps.ts';
@@ -24,6 +26,8 @@ export function createTestDeps(
     pool,
     config,
     log: createLogger(config),
+    metrics: createMetrics(new Registry()),
+    providers: createProviders(config),
     clock: opts.clock ?? systemClock,
     startedAt: new Date(),
   };

@@ -10,7 +10,9 @@ export type FirstAdmin = { email: string; password: string; apiKey: string };
  * On an empty database, creates the first admin (from TOLLGATE_ADMIN_EMAIL/PASSWORD, or generated)
  * and an admin API key. Returns them once, for the banner; null when users already exist.
  */
-export async function bootstrapFirstAdmin(deps: Deps): Promise<FirstAdmin | null> {
+export async function bootstrapFirstAdmin(
+  deps: Pick<Deps, 'db' | 'config'>,
+): Promise<FirstAdmin | null> {
   return deps.db.transaction().execute(async (trx) => {
     // Serialises concurrent first starts (compose: two servers at once).
     await sql`lock table users in exclusive mode`.execute(trx);

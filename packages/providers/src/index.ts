@@ -1,0 +1,24 @@
+export type { ProvidersOptions } from './registry.ts';
+export { createProviders } from './registry.ts';
+export type {
+  CallOptions,
+  ChatMessage,
+  ChatRequest,
+  ChatResponse,
+  ContentPart,
+  EmbeddingRequest,
+  EmbeddingResponse,
+  FinishReason,
+  Provider,
+  ProviderErrorKind,
+  ProviderName,
+  ProviderRegistry,
+  ResponseFormat,
+  StreamEvent,
+  ToolCall,
+  ToolCallDelta,
+  ToolChoice,
+  ToolDefinition,
+  Usage,
+} from './types.ts';
+export { ProviderError } from './types.ts';

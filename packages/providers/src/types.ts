@@ -1,0 +1,143 @@
+/**
+ * The one provider interface. The canonical request/response shape is OpenAI's chat-completions
+ * format (the lingua franca); each adapter maps to and from its own wire format.
+ */
+
+export type ProviderName = 'openai' | 'anthropic' | 'mock';
+
+export type ToolCall = {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+};
+
+export type ContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } };
+
+export type ChatMessage =
+  | { role: 'system' | 'developer'; content: string | ContentPart[]; name?: string }
+  | { role: 'user'; content: string | ContentPart[]; name?: string }
+  | { role: 'assistant'; content: string | null; tool_calls?: ToolCall[]; name?: string }
+  | { role: 'tool'; content: string; tool_call_id: string };
+
+export type ToolDefinition = {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+};
+
+export type ToolChoice =
+  | 'auto'
+  | 'none'
+  | 'required'
+  | { type: 'function'; function: { name: string } };
+
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | {
+      type: 'json_schema';
+      json_schema: { name: string; schema?: Record<string, unknown>; strict?: boolean };
+    };
+
+export type ChatRequest = {
+  /** The upstream model id (the catalog has already resolved the public name). */
+  model: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  stop?: string | string[];
+  tools?: ToolDefinition[];
+  tool_choice?: ToolChoice;
+  response_format?: ResponseFormat;
+  user?: string;
+};
+
+/**
+ * Normalized token counts (PRODUCT.md): inputTokens counts every input token, cached reads and
+ * cache writes included; outputTokens includes reasoningTokens.
+ */
+export type Usage = {
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+};
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
+
+export type ChatResponse = {
+  /** The upstream's response id. */
+  id: string;
+  content: string | null;
+  toolCalls: ToolCall[];
+  finishReason: FinishReason;
+  usage: Usage;
+};
+
+/** A tool-call fragment in a stream, OpenAI-style: `index` groups fragments of one call. */
+export type ToolCallDelta = {
+  index: number;
+  id?: string;
+  name?: string;
+  arguments?: string;
+};
+
+export type StreamEvent =
+  | { type: 'delta'; content?: string; toolCalls?: ToolCallDelta[] }
+  | { type: 'finish'; finishReason: FinishReason }
+  /** Sent once, when the upstream reports usage (usually last). */
+  | { type: 'usage'; usage: Usage };
+
+export type EmbeddingRequest = { model: string; input: string[]; dimensions?: number };
+export type EmbeddingResponse = { vectors: number[][]; usage: { inputTokens: number } };
+
+export type CallOptions = {
+  /** Aborts the upstream call (client disconnect, timeout). */
+  signal: AbortSignal;
+  /** Whole-call limit for non-streaming calls. */
+  timeoutMs: number;
+};
+
+export interface Provider {
+  readonly name: ProviderName;
+  chat(req: ChatRequest, opts: CallOptions): Promise<ChatResponse>;
+  /** Yields events until the upstream finishes; throws ProviderError on failure. */
+  chatStream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamEvent>;
+  embed(req: EmbeddingRequest, opts: CallOptions): Promise<EmbeddingResponse>;
+}
+
+export type ProviderErrorKind =
+  | 'rate_limited' // upstream 429: retryable
+  | 'server' // upstream 5xx: retryable
+  | 'connection' // refused, reset, DNS: retryable
+  | 'timeout' // our limit hit: retryable (fallback)
+  | 'aborted' // the caller went away: never retried
+  | 'bad_request' // upstream 400/404/422: the request is at fault, not retryable
+  | 'auth'; // upstream 401/403: our provider key is wrong, not retryable
+
+/** Every upstream failure, classified, so the gateway decides retries without knowing SDKs. */
+export class ProviderError extends Error {
+  readonly kind: ProviderErrorKind;
+  readonly status: number | undefined;
+  /** From the upstream's retry-after header, when it sent one. */
+  readonly retryAfterMs: number | undefined;
+  constructor(
+    kind: ProviderErrorKind,
+    message: string,
+    opts: { status?: number; retryAfterMs?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: opts.cause });
+    this.name = 'ProviderError';
+    this.kind = kind;
+    this.status = opts.status;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+  get retryable(): boolean {
+    return ['rate_limited', 'server', 'connection', 'timeout'].includes(this.kind);
+  }
+}
+
+export type ProviderRegistry = Readonly<Partial<Record<ProviderName, Provider>>>;
