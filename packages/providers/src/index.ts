@@ -1,4 +1,13 @@
-export type { ProvidersOptions } from './registry.ts';
+export {
+  countInputTokens,
+  countTextTokens,
+  createMockProvider,
+  MOCK_EMBEDDING_DIMENSIONS,
+  MOCK_MODELS,
+  MOCK_SLOW_CHUNK_MS,
+  mockEmbedding,
+} from './mock.ts';
+export type { Providers, ProvidersOptions } from './registry.ts';
 export { createProviders } from './registry.ts';
 export type {
   CallOptions,
