@@ -3,12 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPool, migrate, startEmbeddedPostgres } from '@tollgate/db';
 import type { TestProject } from 'vitest/node';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    pg: { port: number; template: string; adminUrl: string };
-  }
-}
+import './provided.ts';
 
 const TEMPLATE = 'tollgate_template';
 

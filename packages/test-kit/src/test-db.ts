@@ -3,6 +3,7 @@ import { createDb, createPool, type DB } from '@tollgate/db';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { inject } from 'vitest';
+import './provided.ts';
 
 export type TestDb = {
   name: string;
