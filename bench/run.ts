@@ -64,7 +64,10 @@ function rssMb(pid: number): number {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-function post(target: Target, body: string): Promise<{ status: number; ttfbMs: number; totalMs: number }> {
+function post(
+  target: Target,
+  body: string,
+): Promise<{ status: number; ttfbMs: number; totalMs: number }> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     let ttfb = 0;
@@ -124,7 +127,9 @@ async function load(target: Target, connections: number) {
   const ticks = cpuTicks(target.pid) - before;
   const ok = result['2xx'];
   if (result.non2xx > 0 || result.errors > 0) {
-    console.warn(`${target.name} c=${connections}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    console.warn(
+      `${target.name} c=${connections}: ${result.non2xx} non-2xx, ${result.errors} errors`,
+    );
   }
   return {
     rps: result.requests.average,
