@@ -52,7 +52,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     exposedHeaders: ['x-request-id', 'retry-after'],
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // pid: tells cluster processes apart (tests, operators behind one port).
+  app.get('/healthz', async () => ({ status: 'ok', pid: process.pid }));
   app.get('/readyz', async (_req, reply) => {
     const r = await checkReadiness(deps);
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', ...r });
