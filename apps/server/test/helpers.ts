@@ -3,7 +3,11 @@ import { createTestDb, type TestDb } from '@tollgate/test-kit';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/app.ts';
 
-export type TestServer = { app: FastifyInstance; testDb: TestDb; deps: ReturnType<typeof createTestDeps> };
+export type TestServer = {
+  app: FastifyInstance;
+  testDb: TestDb;
+  deps: ReturnType<typeof createTestDeps>;
+};
 
 /** A server on a fresh database clone; `env` overrides config. Close with `closeTestServer`. */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
