@@ -1,4 +1,6 @@
+import { createAnthropicProvider } from './anthropic.ts';
 import { createMockProvider } from './mock.ts';
+import { createOpenAIProvider } from './openai.ts';
 import type { Provider } from './types.ts';
 
 export type ProvidersOptions = {
@@ -16,6 +18,13 @@ export type Providers = {
 };
 
 /** The providers this deployment has: mock always, openai/anthropic when a key is configured. */
-export function createProviders(_opts: ProvidersOptions): Providers {
-  return { mock: createMockProvider() };
+export function createProviders(opts: ProvidersOptions): Providers {
+  const timeoutMs = opts.upstreamTimeoutMs;
+  return {
+    mock: createMockProvider(),
+    ...(opts.openai ? { openai: createOpenAIProvider({ ...opts.openai, timeoutMs }) } : {}),
+    ...(opts.anthropic
+      ? { anthropic: createAnthropicProvider({ ...opts.anthropic, timeoutMs }) }
+      : {}),
+  };
 }

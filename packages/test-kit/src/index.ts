@@ -1,2 +1,11 @@
+export type {
+  FakeRequest,
+  FakeRoute,
+  FakeStep,
+  FakeToolCall,
+  FakeUpstream,
+  FakeUpstreamOptions,
+} from './fake-upstream.ts';
+export { startFakeUpstream } from './fake-upstream.ts';
 export type { TestDb } from './test-db.ts';
 export { createTestDb } from './test-db.ts';
