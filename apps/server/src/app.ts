@@ -4,6 +4,7 @@ import { type AppRouter, appRouter, makeCreateContext } from '@tollgate/api';
 import { checkReadiness, type Deps } from '@tollgate/core';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { registerMetrics, routeLabel } from './metrics-routes.ts';
 import { rememberPrincipal } from './request-principal.ts';
 import { trpcResponseMeta } from './response-meta.ts';
 import { restBridge } from './rest-bridge.ts';
@@ -31,16 +32,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  // Route templates for labels and the log line, the duration histogram, GET /metrics.
+  await registerMetrics(app, deps);
   // One line per request, after it is done: id, principal, route template, status, latency.
   app.addHook('onResponse', async (req, reply) => {
     req.log.info(
       {
         method: req.method,
-        route: req.routeOptions.url ?? 'unmatched',
+        route: routeLabel(req),
         status: reply.statusCode,
         latencyMs: Math.round(reply.elapsedTime * 100) / 100,
         userId: req.principalUserId,
         keyId: req.principalKeyId,
+        model: req.logModel,
       },
       'request',
     );

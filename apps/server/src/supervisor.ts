@@ -2,7 +2,13 @@ import { type ChildProcess, fork } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Config, ConfigError, childEnvironment, loadConfig, loadDotEnv } from '@tollgate/config';
+import {
+  type Config,
+  ConfigError,
+  childEnvironment,
+  loadConfig,
+  loadDotEnv,
+} from '@tollgate/config';
 import { bootstrapFirstAdmin } from '@tollgate/core';
 import {
   createDb,
@@ -13,6 +19,7 @@ import {
 } from '@tollgate/db';
 import { createLogger } from '@tollgate/telemetry';
 import { loadOrCreateDevSecret } from './dev-secret.ts';
+import { createClusterMetricsHub } from './metrics-cluster.ts';
 
 const workerEntry = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
 
@@ -89,13 +96,17 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
   const childEnv = childEnvironment({ DATABASE_URL: databaseUrl, TOLLGATE_SECRET: secret });
   let stopping = false;
   const children = new Set<Child>();
+  // A server process's GET /metrics is answered with every child's metrics, merged here.
+  const metricsHub = createClusterMetricsHub();
 
   const startServer = () => {
     const w = cluster.fork(childEnv);
     const child = track(w);
     children.add(child);
+    const forgetMetrics = metricsHub.add(w);
     w.on('exit', (code, signal) => {
       children.delete(child);
+      forgetMetrics();
       if (stopping) return;
       log.error({ pid: w.process.pid, code, signal }, 'server process died; starting a new one');
       setTimeout(startServer, 500);
@@ -106,8 +117,10 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
     const proc = fork(workerEntry, [], { env: childEnv, execArgv: process.execArgv });
     const child = track(proc);
     children.add(child);
+    const forgetMetrics = metricsHub.add(proc);
     proc.on('exit', (code, signal) => {
       children.delete(child);
+      forgetMetrics();
       if (stopping) return;
       log.error({ pid: proc.pid, code, signal }, 'worker process died; starting a new one');
       setTimeout(startWorker, 1000);

@@ -1,9 +1,21 @@
 import { EventEmitter } from 'node:events';
 import { ConfigError, loadConfig, loadDotEnv } from '@tollgate/config';
-import { type Deps, recordHeartbeat, removeHeartbeat, systemClock } from '@tollgate/core';
+import {
+  createAuthRuntime,
+  createRequestLogWriter,
+  type Deps,
+  recordHeartbeat,
+  removeHeartbeat,
+  systemClock,
+} from '@tollgate/core';
 import { createDb, createPool } from '@tollgate/db';
 import { createProviders } from '@tollgate/providers';
-import { createLogger, createMetrics } from '@tollgate/telemetry';
+import {
+  answerMetricsRequests,
+  bindMetricSources,
+  createLogger,
+  createMetrics,
+} from '@tollgate/telemetry';
 import { run, type WorkerEvents, Logger as WorkerLogger } from 'graphile-worker';
 import { Registry } from 'prom-client';
 import { buildTaskList, crontab, type WorkerRuntime } from './tasks.ts';
@@ -29,16 +41,22 @@ const pool = createPool(config.databaseUrl, {
   applicationName: 'tollgate-worker',
   onError: (err) => log.warn({ err: err.message }, 'database connection error'),
 });
+const db = createDb(pool);
 const deps: Deps = {
-  db: createDb(pool),
+  db,
   pool,
+  requestLog: createRequestLogWriter({ db, log }),
   config,
   log,
   metrics: createMetrics(new Registry()),
   providers: createProviders(config),
   clock: systemClock,
+  auth: createAuthRuntime(pool, log),
   startedAt: new Date(),
 };
+// The primary merges these into every /metrics scrape (pnpm start forks this process with IPC).
+bindMetricSources(deps.metrics, { pool });
+answerMetricsRequests(deps.metrics.registry);
 const workerIds = new Set<string>();
 const runtime: WorkerRuntime = { deps, workerIds };
 
@@ -75,6 +93,7 @@ async function shutdown(signal: string) {
   log.info({ signal }, 'worker stopping: finishing running jobs');
   // Running jobs finish (tasks honour helpers.abortSignal); unstarted ones stay queued.
   await runner.stop();
+  await deps.requestLog.close();
   for (const id of workerIds) await removeHeartbeat(deps, id).catch(() => {});
   await pool.end();
   process.exit(0);

@@ -50,11 +50,19 @@ export function buildTaskList(rt: WorkerRuntime): TaskList {
         attempt: helpers.job.attempts,
       });
       const started = performance.now();
+      const { jobs, jobDuration } = rt.deps.metrics;
+      const seconds = () => (performance.now() - started) / 1000;
       try {
         await (handlers[name] as Handlers[JobName])(rt, parsed as never, helpers);
-        log.info({ ms: Math.round(performance.now() - started) }, 'job done');
+        const s = seconds();
+        jobs.inc({ task: name, outcome: 'success' });
+        jobDuration.observe({ task: name }, s);
+        log.info({ ms: Math.round(s * 1000) }, 'job done');
       } catch (err) {
-        log.warn({ ms: Math.round(performance.now() - started), err: String(err) }, 'job failed');
+        const s = seconds();
+        jobs.inc({ task: name, outcome: 'failure' });
+        jobDuration.observe({ task: name }, s);
+        log.warn({ ms: Math.round(s * 1000), err: String(err) }, 'job failed');
         throw err;
       }
     };

@@ -1,4 +1,10 @@
+export type { IpcChild, IpcProcess, MetricsHub } from './cluster-metrics.ts';
+export {
+  answerMetricsRequests,
+  createMetricsHub,
+  requestClusterMetrics,
+} from './cluster-metrics.ts';
 export type { Logger, LoggerOptions } from './logger.ts';
-export { createLogger, redactPaths } from './logger.ts';
-export type { Metrics } from './metrics.ts';
-export { createMetrics } from './metrics.ts';
+export { createLogger, redactPaths, scrubSecrets } from './logger.ts';
+export type { MetricSources, Metrics, PoolStats } from './metrics.ts';
+export { bindMetricSources, createMetrics } from './metrics.ts';

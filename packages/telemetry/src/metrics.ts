@@ -1,4 +1,15 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+
+const MAX_QUEUE_LABELS = 50;
+
+/** The slice of a pg.Pool the pool gauge reads (telemetry does not depend on pg). */
+export type PoolStats = { totalCount: number; idleCount: number; waitingCount: number };
+
+export type MetricSources = {
+  pool?: PoolStats;
+  /** Jobs not yet run, by queue name; read at scrape time. */
+  queueDepth?: () => Promise<ReadonlyArray<{ queue: string; count: number }>>;
+};
 
 /**
  * Every Tollgate metric, created on an injected Registry (never the global one: a second server in
@@ -6,8 +17,14 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
  */
 export function createMetrics(registry: Registry) {
   const registers = [registry];
+  const sources: MetricSources = {};
+  const seenQueues = new Set<string>(['default']);
+  // process_* and nodejs_* on the same injected registry, so one scrape (and cluster sum) has them.
+  collectDefaultMetrics({ register: registry });
   return {
     registry,
+    /** Where scrape-time gauges read from; set with `bindMetricSources`. */
+    sources,
     httpRequestDuration: new Histogram({
       name: 'tollgate_http_request_duration_seconds',
       help: 'HTTP request duration by route template, method and status',
@@ -68,17 +85,51 @@ export function createMetrics(registry: Registry) {
     }),
     queueDepth: new Gauge({
       name: 'tollgate_queue_depth',
-      help: 'Jobs waiting by queue',
+      help: 'Jobs not yet run by queue (default: jobs without a queue name)',
       labelNames: ['queue'] as const,
+      // Every server process reads the same table: a cluster sum would count each job N times.
+      aggregator: 'max',
       registers,
+      async collect() {
+        if (!sources.queueDepth) return;
+        try {
+          const rows = await sources.queueDepth();
+          // Queues that drained since the last scrape read 0, not their old value.
+          for (const q of seenQueues) this.set({ queue: q }, 0);
+          for (const r of rows) {
+            // Per-entity queue names would be unbounded labels: past a cap they share one series.
+            const queue =
+              seenQueues.has(r.queue) || seenQueues.size < MAX_QUEUE_LABELS ? r.queue : 'other';
+            seenQueues.add(queue);
+            this.inc({ queue }, r.count);
+          }
+        } catch {
+          // A database hiccup must not fail the whole scrape; the last values stay.
+        }
+      },
     }),
     dbPoolConnections: new Gauge({
       name: 'tollgate_db_pool_connections',
       help: 'Database pool connections by state (total|idle|waiting)',
       labelNames: ['state'] as const,
       registers,
+      collect() {
+        const pool = sources.pool;
+        if (!pool) return;
+        this.set({ state: 'total' }, pool.totalCount);
+        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'waiting' }, pool.waitingCount);
+      },
     }),
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Gauges read at scrape time: prom-client calls `collect` on every `metrics()` and
+ * `getMetricsAsJSON()`, so cluster aggregation sees fresh values too.
+ */
+export function bindMetricSources(metrics: Metrics, sources: MetricSources): void {
+  Object.assign(metrics.sources, sources);
+}
