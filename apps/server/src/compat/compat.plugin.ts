@@ -1,0 +1,318 @@
+import {
+  authenticate,
+  type CallContext,
+  chatComplete,
+  createEmbeddings,
+  type Deps,
+  DomainError,
+  type GatewayStream,
+  type GatewayStreamEvent,
+  getCatalog,
+  hasScope,
+  startChatStream,
+  type UserPrincipal,
+} from '@tollgate/core';
+import type { ChatRequest } from '@tollgate/providers';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { rememberPrincipal } from '../request-principal.ts';
+import { messagesBodySchema } from './anthropic.schemas.ts';
+import {
+  anthropicToCanonical,
+  createAnthropicStreamEncoder,
+  messageId,
+  sseEvent,
+  toAnthropicMessage,
+} from './anthropic.translate.ts';
+import {
+  anthropicErrorBody,
+  type CompatError,
+  type CompatSurface,
+  compatError,
+  errorBody,
+  openaiErrorBody,
+  toCompatError,
+} from './errors.ts';
+import { chatCompletionBodySchema, embeddingsBodySchema } from './openai.schemas.ts';
+import {
+  completionId,
+  createOpenAIStreamEncoder,
+  openaiToCanonical,
+  sseData,
+  toChatCompletion,
+  toEmbeddingsResponse,
+} from './openai.translate.ts';
+import { openSse } from './sse.ts';
+
+/** Model-call bodies may carry long contexts and images (PRODUCT.md "Bad input"). */
+export const COMPAT_BODY_LIMIT = 20 * 1024 * 1024;
+
+type Options = { deps: Deps };
+
+const principals = new WeakMap<FastifyRequest, UserPrincipal>();
+
+const reasonMessages = {
+  token_expired: 'access token expired',
+  token_invalid: 'invalid access token',
+  key_invalid: 'invalid API key',
+  key_revoked: 'API key revoked',
+  key_expired: 'API key expired',
+  user_disabled: 'user disabled',
+} as const;
+
+function surfaceOf(req: FastifyRequest): CompatSurface {
+  return req.url === '/v1/messages' || req.url.startsWith('/v1/messages?') ? 'anthropic' : 'openai';
+}
+
+function sendError(reply: FastifyReply, surface: CompatSurface, e: CompatError): FastifyReply {
+  if (e.status === 429 && e.retryAfter !== undefined)
+    reply.header('retry-after', String(e.retryAfter));
+  return reply.code(e.status).type('application/json').send(errorBody(surface, e));
+}
+
+/** zod issues → one 400 naming the first bad field (OpenAI's `param`) and every problem. */
+function invalidBody(error: z.ZodError): CompatError {
+  const issues = error.issues.slice(0, 5).map((i) => {
+    const path = i.path.join('.');
+    return path ? `${path}: ${i.message}` : i.message;
+  });
+  const first = error.issues[0]?.path.join('.');
+  return compatError(
+    'bad_request',
+    `invalid request body: ${issues.join('; ')}`,
+    first ? { param: first } : {},
+  );
+}
+
+function cacheHeader(req: FastifyRequest): 'on' | 'off' | undefined {
+  const v = req.headers['x-tollgate-cache'];
+  return v === 'on' || v === 'off' ? v : undefined;
+}
+
+/**
+ * An AbortController tied to the client's connection: aborted when the socket closes before the
+ * response was completely written (the gateway passes it on to the upstream call).
+ */
+function clientAbort(reply: FastifyReply): AbortController {
+  const ac = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished)
+      ac.abort(new DomainError('bad_request', 'client disconnected'));
+  });
+  return ac;
+}
+
+function callContext(
+  req: FastifyRequest,
+  surface: CompatSurface,
+  signal: AbortSignal,
+): CallContext {
+  const principal = principals.get(req);
+  if (!principal) throw new DomainError('unauthenticated', 'missing credentials');
+  return { principal, requestId: req.id, signal, surface, cache: cacheHeader(req) };
+}
+
+type StreamEncoder = {
+  start(): string[];
+  event(e: GatewayStreamEvent): string[];
+  end(): string[];
+};
+
+/** Streams gateway events through a surface encoder; a failure after the first byte goes in-band. */
+async function pipeStream(
+  reply: FastifyReply,
+  stream: GatewayStream,
+  signal: AbortSignal,
+  enc: StreamEncoder,
+  errorFrame: (e: CompatError) => string,
+  log: FastifyRequest['log'],
+): Promise<void> {
+  const sse = openSse(reply);
+  try {
+    if (!(await sse.write(enc.start()))) return;
+    for await (const ev of stream.events) {
+      if (signal.aborted) return;
+      if (ev.type === 'error') {
+        await sse.write([errorFrame(compatError(ev.code, ev.message))]);
+        return;
+      }
+      if (!(await sse.write(enc.event(ev)))) return;
+    }
+    if (!signal.aborted) await sse.write(enc.end());
+  } catch (err) {
+    // The gateway promises an in-band `error` event instead of throwing; this is belt and braces.
+    log.error({ err }, 'stream failed after the first byte');
+    await sse.write([errorFrame(toCompatError(err))]);
+  } finally {
+    sse.end();
+  }
+}
+
+/** OpenAI-compatible /v1/models, /v1/chat/completions, /v1/embeddings and Anthropic's /v1/messages. */
+export async function compatRoutes(app: FastifyInstance, opts: Options): Promise<void> {
+  const { deps } = opts;
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toCompatError(err);
+    if (e.status >= 500) req.log.error({ err }, 'compat route failed');
+    return sendError(reply, surfaceOf(req), e);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(
+      reply,
+      surfaceOf(req),
+      compatError('not_found', `unknown route ${req.method} ${req.url.split('?')[0]}`),
+    ),
+  );
+
+  // Credentials before the body is read: a caller without a key never gets us to parse 20 MiB.
+  app.addHook('onRequest', async (req, reply) => {
+    const surface = surfaceOf(req);
+    const p = await authenticate(
+      deps,
+      {
+        authorization: req.headers.authorization,
+        'x-api-key': headerString(req.headers['x-api-key']),
+      },
+      { allowXApiKey: true },
+    );
+    if (p.kind === 'anonymous') {
+      deps.metrics.rejections.inc({ reason: 'auth' });
+      return sendError(
+        reply,
+        surface,
+        compatError(
+          'unauthenticated',
+          'missing API key: send Authorization: Bearer <key> or x-api-key: <key>',
+        ),
+      );
+    }
+    if (p.kind === 'invalid') {
+      deps.metrics.rejections.inc({ reason: 'auth' });
+      return sendError(reply, surface, compatError(p.reason, reasonMessages[p.reason]));
+    }
+    rememberPrincipal(req, p);
+    if (!hasScope(p, 'gateway')) {
+      deps.metrics.rejections.inc({ reason: 'auth' });
+      return sendError(
+        reply,
+        surface,
+        compatError('forbidden', "API key lacks the 'gateway' scope"),
+      );
+    }
+    principals.set(req, p);
+  });
+
+  app.get('/models', async () => {
+    const { models } = await getCatalog(deps);
+    return {
+      object: 'list',
+      data: models
+        .filter((m) => m.enabled)
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((m) => ({
+          id: m.name,
+          object: 'model',
+          created: Math.floor(m.createdAt.getTime() / 1000),
+          owned_by: m.provider,
+        })),
+    };
+  });
+
+  app.get<{ Params: { model: string } }>('/models/:model', async (req, reply) => {
+    const m = (await getCatalog(deps)).models.find((x) => x.name === req.params.model && x.enabled);
+    if (!m)
+      return sendError(
+        reply,
+        'openai',
+        compatError('model_not_found', `model '${req.params.model}' does not exist`, {
+          param: 'model',
+        }),
+      );
+    return {
+      id: m.name,
+      object: 'model',
+      created: Math.floor(m.createdAt.getTime() / 1000),
+      owned_by: m.provider,
+    };
+  });
+
+  app.post('/chat/completions', { bodyLimit: COMPAT_BODY_LIMIT }, async (req, reply) => {
+    const parsed = chatCompletionBodySchema.safeParse(req.body);
+    if (!parsed.success) {
+      deps.metrics.rejections.inc({ reason: 'invalid' });
+      return sendError(reply, 'openai', invalidBody(parsed.error));
+    }
+    const body = parsed.data;
+    const input: ChatRequest = openaiToCanonical(body);
+    const ac = clientAbort(reply);
+    const call = callContext(req, 'openai', ac.signal);
+    if (!body.stream) {
+      const result = await chatComplete(deps, input, call);
+      return reply.send(toChatCompletion(result));
+    }
+    const stream = await startChatStream(deps, input, call);
+    const enc = createOpenAIStreamEncoder({
+      id: completionId(undefined, stream.requestId),
+      model: stream.model,
+      created: stream.created,
+      includeUsage: body.stream_options?.include_usage === true,
+    });
+    await pipeStream(reply, stream, ac.signal, enc, (e) => sseData(openaiErrorBody(e)), req.log);
+    return reply;
+  });
+
+  app.post('/embeddings', { bodyLimit: COMPAT_BODY_LIMIT }, async (req, reply) => {
+    const parsed = embeddingsBodySchema.safeParse(req.body);
+    if (!parsed.success) {
+      deps.metrics.rejections.inc({ reason: 'invalid' });
+      return sendError(reply, 'openai', invalidBody(parsed.error));
+    }
+    const body = parsed.data;
+    const ac = clientAbort(reply);
+    const result = await createEmbeddings(
+      deps,
+      {
+        model: body.model,
+        input: body.input,
+        ...(body.dimensions != null ? { dimensions: body.dimensions } : {}),
+      },
+      callContext(req, 'openai', ac.signal),
+    );
+    return reply.send(toEmbeddingsResponse(result, body));
+  });
+
+  app.post('/messages', { bodyLimit: COMPAT_BODY_LIMIT }, async (req, reply) => {
+    const parsed = messagesBodySchema.safeParse(req.body);
+    if (!parsed.success) {
+      deps.metrics.rejections.inc({ reason: 'invalid' });
+      return sendError(reply, 'anthropic', invalidBody(parsed.error));
+    }
+    const body = parsed.data;
+    const input = anthropicToCanonical(body);
+    const ac = clientAbort(reply);
+    const call = callContext(req, 'anthropic', ac.signal);
+    if (!body.stream) {
+      const result = await chatComplete(deps, input, call);
+      return reply.send(toAnthropicMessage(result));
+    }
+    const stream = await startChatStream(deps, input, call);
+    const enc = createAnthropicStreamEncoder({
+      id: messageId(undefined, stream.requestId),
+      model: stream.model,
+    });
+    await pipeStream(
+      reply,
+      stream,
+      ac.signal,
+      enc,
+      (e) => sseEvent('error', anthropicErrorBody(e)),
+      req.log,
+    );
+    return reply;
+  });
+}
+
+function headerString(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
