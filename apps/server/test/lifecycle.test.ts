@@ -1,0 +1,128 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  childPids,
+  commandName,
+  eventually,
+  isAlive,
+  pidsMatching,
+  type Running,
+  startTollgate,
+  waitForStatus,
+} from './spawn.ts';
+
+// One TOLLGATE_HOME for the whole file: the steps below are one install's life, in order.
+let home: string;
+let dataDir: string;
+const running = new Set<Running>();
+let adminKey: string;
+
+const adminEmail = 'first-admin@example.test';
+const adminPassword = 'correct horse battery staple';
+
+function start(env: Record<string, string> = {}): Running {
+  const r = startTollgate({ TOLLGATE_HOME: home, PORT: '0', ...env });
+  running.add(r);
+  void r.exited.then(() => running.delete(r));
+  return r;
+}
+
+async function listening(r: Running): Promise<string> {
+  const m = await r.waitFor(/^listening on (http:\/\/127\.0\.0\.1:(\d+))$/m);
+  return m[1] as string;
+}
+
+function postgresPids(): number[] {
+  return pidsMatching(dataDir).filter((p) => commandName(p)?.includes('postgres'));
+}
+
+beforeAll(() => {
+  home = mkdtempSync(join(tmpdir(), 'tollgate-life-'));
+  dataDir = join(home, 'pg');
+});
+
+afterAll(async () => {
+  // Whatever a failed step left behind: Tollgate processes first, then an orphaned postgres.
+  for (const r of running) r.proc.kill('SIGKILL');
+  for (const pid of postgresPids()) process.kill(pid, 'SIGINT');
+  await eventually(() => postgresPids().length === 0, 'postgres stopped').catch(() => {
+    for (const pid of postgresPids()) process.kill(pid, 'SIGKILL');
+  });
+  rmSync(home, { recursive: true, force: true });
+}, 30_000);
+
+describe('pnpm start lifecycle (embedded Postgres)', () => {
+  it('refuses a bad PORT before starting anything, naming PORT', async () => {
+    const r = start({ PORT: 'abc' });
+    const { code } = await r.exited;
+    expect(code).not.toBe(0);
+    expect(r.stderr()).toMatch(/^\s*PORT: .*"abc"/m);
+    expect(r.stdout()).not.toContain('listening on');
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it('first start: prints the banner with the configured admin, serves, then stops cleanly on SIGINT', async () => {
+    const r = start({ TOLLGATE_ADMIN_EMAIL: adminEmail, TOLLGATE_ADMIN_PASSWORD: adminPassword });
+    const url = await listening(r);
+    const out = r.stdout();
+    expect(out).toMatch(new RegExp(`^admin email: ${adminEmail}$`, 'm'));
+    expect(out).toMatch(new RegExp(`^admin password: ${adminPassword}$`, 'm'));
+    const key = out.match(/^admin api key: (tg_\S+)$/m)?.[1];
+    expect(key).toBeDefined();
+    adminKey = key as string;
+    // The banner comes before the listening line.
+    expect(out.indexOf('admin email: ')).toBeLessThan(out.indexOf('listening on'));
+
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(JSON.parse(await waitForStatus(`${url}/readyz`, 200))).toMatchObject({ ready: true });
+    const info = await fetch(`${url}/api/system/info`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(info.status).toBe(200);
+    expect(await info.json()).toMatchObject({ name: 'tollgate', database: 'ok' });
+    expect(postgresPids().length).toBeGreaterThan(0);
+
+    r.proc.kill('SIGINT');
+    const { code } = await r.exited;
+    expect(code).toBe(0);
+    expect(postgresPids()).toEqual([]);
+    expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
+  });
+
+  it('second start reuses the data (no banner); after kill -9 of everything but postgres, a third start works', async () => {
+    const second = start();
+    const url = await listening(second);
+    expect(second.stdout()).not.toContain('admin email:');
+    expect(second.stdout()).not.toContain('admin api key:');
+    await waitForStatus(`${url}/readyz`, 200);
+
+    // kill -9 the primary and its Node children; postgres is left running as an orphan.
+    const orphanCandidates = postgresPids();
+    expect(orphanCandidates.length).toBeGreaterThan(0);
+    const nodeChildren = childPids(second.pid).filter((p) => !commandName(p)?.includes('postgres'));
+    expect(nodeChildren.length).toBeGreaterThanOrEqual(2); // one server process + the worker
+    for (const pid of [second.pid, ...nodeChildren]) process.kill(pid, 'SIGKILL');
+    await second.exited;
+    await eventually(() => nodeChildren.every((p) => !isAlive(p)), 'node children gone');
+    expect(postgresPids().length).toBeGreaterThan(0);
+    expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(true);
+
+    const third = start();
+    const url3 = await listening(third);
+    expect(third.stdout()).not.toContain('admin email:');
+    expect((await fetch(`${url3}/healthz`)).status).toBe(200);
+    await waitForStatus(`${url3}/readyz`, 200);
+    // The API key printed on first start still works: the data survived all of it.
+    const info = await fetch(`${url3}/api/system/info`, {
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    expect(info.status).toBe(200);
+
+    third.proc.kill('SIGTERM');
+    expect((await third.exited).code).toBe(0);
+    expect(postgresPids()).toEqual([]);
+  });
+});

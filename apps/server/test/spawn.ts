@@ -1,0 +1,157 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const mainEntry = join(repoRoot, 'apps/server/src/main.ts');
+/** The repo's own Node 24 (the `node` devDependency), as `pnpm start` would use. */
+const nodeBin = existsSync(join(repoRoot, 'node_modules/.bin/node'))
+  ? join(repoRoot, 'node_modules/.bin/node')
+  : process.execPath;
+
+export type Running = {
+  proc: ChildProcess;
+  pid: number;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the first match of `re` in stdout; rejects if the process exits first. */
+  waitFor: (re: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+};
+
+/**
+ * `node apps/server/src/main.ts` as `pnpm start` runs it, with a clean environment: nothing from
+ * the test runner's env leaks in except PATH/HOME, and `.env` cannot add a DATABASE_URL.
+ */
+export function startTollgate(env: Record<string, string>, args: string[] = []): Running {
+  const proc = spawn(nodeBin, [mainEntry, ...args], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      DATABASE_URL: '',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const listeners = new Set<() => void>();
+  proc.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  });
+  proc.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    proc.once('exit', (code, signal) => r({ code, signal })),
+  );
+  const waitFor = (re: RegExp, timeoutMs = 45_000) =>
+    new Promise<RegExpMatchArray>((resolvePromise, reject) => {
+      const check = () => {
+        const m = out.match(re);
+        if (m) {
+          done();
+          resolvePromise(m);
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out waiting for ${re}\nstdout:\n${out}\nstderr:\n${err}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        listeners.delete(check);
+      };
+      listeners.add(check);
+      void exited.then(({ code, signal }) => {
+        if (!listeners.has(check)) return;
+        done();
+        reject(
+          new Error(`exited (${code ?? signal}) before ${re}\nstdout:\n${out}\nstderr:\n${err}`),
+        );
+      });
+      check();
+    });
+  return {
+    proc,
+    pid: proc.pid ?? -1,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor,
+    exited,
+  };
+}
+
+/** Polls `url` until it answers `status` (readiness waits for the worker's first heartbeat). */
+export async function waitForStatus(url: string, status: number, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      const body = await res.text();
+      if (res.status === status) return body;
+      last = `${res.status} ${body}`;
+    } catch (e) {
+      last = String(e);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} never answered ${status}; last: ${last}`);
+}
+
+/** Direct children of a process (pgrep -P). */
+export function childPids(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+/** The command name of a process, or undefined if it is gone. */
+export function commandName(pid: number): string | undefined {
+  try {
+    return execFileSync('ps', ['-o', 'comm=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pids of processes whose command line mentions `text` (e.g. a postgres data dir). */
+export function pidsMatching(text: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', text], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number)
+      .filter((p) => p !== process.pid);
+  } catch {
+    return [];
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until `pred` holds, polling; throws with `what` on timeout. */
+export async function eventually(pred: () => boolean, what: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
