@@ -1,5 +1,5 @@
 import type { Config } from '@tollgate/config';
-import { type Deps, systemClock } from '@tollgate/core';
+import { createRequestLogWriter, type Deps, systemClock } from '@tollgate/core';
 import { createDb, createPool } from '@tollgate/db';
 import { createProviders } from '@tollgate/providers';
 import { createMetrics, type Logger } from '@tollgate/telemetry';
@@ -12,9 +12,11 @@ export function createServerDeps(config: Config, log: Logger, databaseUrl: strin
     applicationName: 'tollgate-server',
     onError: (err) => log.warn({ err: err.message }, 'database connection error'),
   });
+  const db = createDb(pool);
   return {
-    db: createDb(pool),
+    db,
     pool,
+    requestLog: createRequestLogWriter({ db, log }),
     config,
     log,
     metrics: createMetrics(new Registry()),

@@ -21,6 +21,8 @@ export async function runServerProcess(): Promise<void> {
     if (closing) return;
     closing = true;
     await app.close();
+    // Buffered request-log rows are written before the pool goes away.
+    await deps.requestLog.close();
     await deps.pool.end();
     process.exit(0);
   };

@@ -9,7 +9,7 @@ import {
   loadConfig,
   loadDotEnv,
 } from '@tollgate/config';
-import { bootstrapFirstAdmin } from '@tollgate/core';
+import { bootstrapFirstAdmin, seedModels } from '@tollgate/core';
 import {
   createDb,
   createPool,
@@ -78,6 +78,8 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
   await migrate(pool);
   const deps = { db: createDb(pool), config };
   const admin = await bootstrapFirstAdmin(deps);
+  // The mock models always; a configured provider's current models (existing rows kept).
+  await seedModels(deps);
   if (admin) {
     // Shown once: the password and key are stored only as hashes.
     process.stdout.write(

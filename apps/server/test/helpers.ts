@@ -20,6 +20,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
 export async function closeTestServer(s: TestServer | undefined): Promise<void> {
   if (!s) return;
   await s.app.close();
+  await s.deps.requestLog.close();
   await s.testDb.drop();
 }
 

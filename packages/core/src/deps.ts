@@ -4,6 +4,7 @@ import type { ProviderRegistry } from '@tollgate/providers';
 import type { Logger, Metrics } from '@tollgate/telemetry';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
+import type { RequestLogWriter } from './requests/request-log.writer.ts';
 
 export type Clock = { now: () => Date };
 export const systemClock: Clock = { now: () => new Date() };
@@ -17,6 +18,8 @@ export type Deps = {
   metrics: Metrics;
   providers: ProviderRegistry;
   clock: Clock;
+  /** The buffered request-log writer: record() never blocks; close() on shutdown. */
+  requestLog: RequestLogWriter;
   /** When this process started, for uptime. */
   startedAt: Date;
 };

@@ -12,6 +12,7 @@ import type { KeyScope, UserPrincipal } from './auth/principal.ts';
 import type { Clock, Deps } from './deps.ts';
 import { systemClock } from './deps.ts';
 import { issueApiKey } from './keys/api-keys.service.ts';
+import { createRequestLogWriter } from './requests/request-log.writer.ts';
 import { insertUser } from './users/users.repository.ts';
 
 /** Deps for tests: a real database, a silent logger, config from `env` over the defaults. */
@@ -21,11 +22,13 @@ export function createTestDeps(
   opts: { env?: Record<string, string>; clock?: Clock; config?: Config } = {},
 ): Deps {
   const config = opts.config ?? loadConfig({ LOG_LEVEL: 'silent', ...opts.env });
+  const log = createLogger(config);
   return {
     db,
     pool,
     config,
-    log: createLogger(config),
+    log,
+    requestLog: createRequestLogWriter({ db, log }),
     metrics: createMetrics(new Registry()),
     providers: createProviders(config),
     clock: opts.clock ?? systemClock,

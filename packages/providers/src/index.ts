@@ -1,3 +1,14 @@
+export type { AnthropicProviderOptions } from './anthropic.ts';
+export {
+  ANTHROPIC_DEFAULT_MAX_TOKENS,
+  createAnthropicProvider,
+  createAnthropicStreamMapper,
+  fromAnthropicMessage,
+  mapAnthropicStop,
+  normalizeAnthropicUsage,
+  toAnthropicParams,
+} from './anthropic.ts';
+export { kindForStatus, parseRetryAfter, toProviderError } from './errors.ts';
 export {
   countInputTokens,
   countTextTokens,
@@ -7,6 +18,8 @@ export {
   MOCK_SLOW_CHUNK_MS,
   mockEmbedding,
 } from './mock.ts';
+export type { OpenAIProviderOptions } from './openai.ts';
+export { createOpenAIProvider, mapOpenAIFinish, normalizeOpenAIUsage } from './openai.ts';
 export type { Providers, ProvidersOptions } from './registry.ts';
 export { createProviders } from './registry.ts';
 export type {

@@ -195,7 +195,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     else res.destroy();
     return undefined;
   };
-  const models = opts.models ?? ['gpt-4o-mini', 'text-embedding-3-small', 'claude-sonnet-4-5'];
+  const models = opts.models ?? ['gpt-4o-mini', 'text-embedding-3-small', 'claude-sonnet-4-6'];
 
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
@@ -443,7 +443,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     step: FakeStep,
   ): Promise<void> {
     const req = isObject(body) ? body : {};
-    const model = typeof req.model === 'string' ? req.model : 'claude-sonnet-4-5';
+    const model = typeof req.model === 'string' ? req.model : 'claude-sonnet-4-6';
     const chunks = step.stream ?? (step.toolCalls ? [] : [lastUserText(body)]);
     const text = chunks.join('');
     const calls = (step.toolCalls ?? []).map((c, i) => ({
