@@ -3,6 +3,8 @@ import {
   type JobName,
   type JobPayload,
   jobPayloads,
+  maintainRequestLog,
+  purgeAuthTokens,
   recordHeartbeat,
   unlockDeadWorkers,
 } from '@tollgate/core';
@@ -23,6 +25,15 @@ export const handlers: Handlers = {
   worker_heartbeat: async (rt) => {
     for (const id of rt.workerIds) await recordHeartbeat(rt.deps, id);
   },
+  request_log_partitions: async (rt, _payload, helpers) => {
+    const r = await maintainRequestLog(rt.deps);
+    if (r.partitionsCreated > 0)
+      helpers.logger.info(`request log partitions created: ${r.partitionsCreated}`);
+  },
+  purge_auth_tokens: async (rt, _payload, helpers) => {
+    const r = await purgeAuthTokens(rt.deps);
+    helpers.logger.info(`purged ${r.refreshTokens} refresh tokens, ${r.loginFailures} login failures`);
+  },
   unlock_dead_workers: async (rt, _payload, helpers) => {
     const ids = await unlockDeadWorkers(rt.deps);
     if (ids.length > 0) helpers.logger.warn(`released jobs of dead workers: ${ids.join(', ')}`);
@@ -33,6 +44,8 @@ export const handlers: Handlers = {
 export const maxAttempts: Partial<Record<JobName, number>> = {
   worker_heartbeat: 1,
   unlock_dead_workers: 3,
+  purge_auth_tokens: 3,
+  request_log_partitions: 5,
 };
 
 /**
@@ -75,4 +88,6 @@ export function buildTaskList(rt: WorkerRuntime): TaskList {
 export const crontab = [
   '* * * * * worker_heartbeat ?id=worker_heartbeat&max=1',
   '*/2 * * * * unlock_dead_workers ?id=unlock_dead_workers&max=3',
+  '17 3 * * * request_log_partitions ?id=request_log_partitions&max=5',
+  '23 * * * * purge_auth_tokens ?id=purge_auth_tokens&max=3',
 ].join('\n');

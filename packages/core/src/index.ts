@@ -13,3 +13,41 @@ export { enqueue, jobPayloads } from './jobs/payloads.ts';
 export { recordHeartbeat, removeHeartbeat, unlockDeadWorkers } from './system/heartbeat.service.ts';
 export type { Readiness } from './system/system.service.ts';
 export { checkReadiness, getSystemInfo, HEARTBEAT_STALE_SECONDS } from './system/system.service.ts';
+export {
+  chatComplete,
+  createEmbeddings,
+  startChatStream,
+} from './gateway/gateway.service.ts';
+export type * from './gateway/gateway.types.ts';
+export type { GatewayTuning } from './gateway/upstream-call.ts';
+export { defaultTuning as defaultGatewayTuning } from './gateway/upstream-call.ts';
+export { anthropicModels, mockModels, openaiModels, seedModels } from './models/models.seed.ts';
+export type { CatalogModel, ModelInput, ModelKind, ModelPage } from './models/models.service.ts';
+export {
+  CATALOG_TTL_MS,
+  deleteModel,
+  getCatalog,
+  invalidateCatalog,
+  listModels,
+  resolveModel,
+  upsertModel,
+} from './models/models.service.ts';
+export type {
+  ModelPrices,
+  RequestLogEntry,
+  RequestLogWriter,
+  RequestLogWriterOptions,
+  RequestStatus,
+} from './requests/request-log.writer.ts';
+export { createRequestLogWriter, ensurePartitions } from './requests/request-log.writer.ts';
+export type {
+  RequestFilters,
+  RequestLogDetail,
+  RequestLogRow,
+} from './requests/requests.service.ts';
+export {
+  claimRequestId,
+  getRequest,
+  listRequests,
+  maintainRequestLog,
+} from './requests/requests.service.ts';

@@ -1,4 +1,81 @@
-import { router } from '../trpc.ts';
+import {
+  chatComplete,
+  claimRequestId,
+  DomainError,
+  type GatewayChatResult,
+  startChatStream,
+} from '@tollgate/core';
+import { toTRPCError } from '../errors.ts';
+import { router, scopedProcedure } from '../trpc.ts';
+import {
+  ChatInput,
+  type ChatResult,
+  ChatResult as ChatResultSchema,
+  type ChatStreamEvent,
+  ChatStreamInput,
+} from './chat.schemas.ts';
+import { callContext } from './gateway-call.ts';
 
-// Procedures of the chat domain (PRODUCT.md route table).
-export const chatRouter = router({});
+function toWire(r: GatewayChatResult): ChatResult {
+  return {
+    requestId: r.requestId,
+    model: r.model,
+    provider: r.provider,
+    createdAt: new Date(r.created * 1000).toISOString(),
+    content: r.content,
+    toolCalls: r.toolCalls,
+    finishReason: r.finishReason,
+    usage: r.usage,
+    cacheHit: r.cacheHit,
+  };
+}
+
+export const chatRouter = router({
+  complete: scopedProcedure('gateway')
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/chat/completions',
+        tags: ['chat'],
+        protect: true,
+        summary: 'A chat completion through the catalog (non-streaming)',
+      },
+    })
+    .input(ChatInput)
+    .output(ChatResultSchema)
+    .mutation(async ({ ctx, input, signal }) =>
+      toWire(await chatComplete(ctx, input, callContext(ctx, signal))),
+    ),
+
+  /**
+   * A streamed chat completion (tRPC subscription over SSE). Never throws after its first yield:
+   * an INTERNAL_SERVER_ERROR there makes httpSubscriptionLink reconnect and re-run it forever;
+   * failures become one `error` event and the stream ends.
+   */
+  stream: scopedProcedure('gateway')
+    .input(ChatStreamInput)
+    .subscription(async function* ({ ctx, input, signal }): AsyncGenerator<ChatStreamEvent> {
+      const { requestId, ...chat } = input;
+      let stream: Awaited<ReturnType<typeof startChatStream>>;
+      try {
+        await claimRequestId(ctx, ctx.principal, requestId);
+        stream = await startChatStream(ctx, chat, callContext(ctx, signal, { requestId }));
+      } catch (e) {
+        // Inside a generator the domainErrors middleware has already returned: map here.
+        throw e instanceof DomainError ? toTRPCError(e) : e;
+      }
+      yield {
+        type: 'start',
+        requestId: stream.requestId,
+        model: stream.model,
+        provider: stream.provider,
+        createdAt: new Date(stream.created * 1000).toISOString(),
+      };
+      try {
+        for await (const ev of stream.events) yield ev;
+      } catch (e) {
+        ctx.log.error({ err: String(e), requestId }, 'chat stream failed');
+        yield { type: 'error', code: 'upstream_error', message: 'the stream failed' };
+      }
+    }),
+});

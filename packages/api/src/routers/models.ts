@@ -1,4 +1,58 @@
-import { router } from '../trpc.ts';
+import { type CatalogModel, deleteModel, listModels, upsertModel } from '@tollgate/core';
+import { z } from 'zod';
+import { adminProcedure, protectedProcedure, router } from '../trpc.ts';
+import { Model, ModelListInput, ModelName, ModelPage, ModelUpsertInput } from './models.schemas.ts';
 
-// Procedures of the models domain (PRODUCT.md route table).
-export const modelsRouter = router({});
+function toWire(m: CatalogModel): Model {
+  return { ...m, createdAt: m.createdAt.toISOString(), updatedAt: m.updatedAt.toISOString() };
+}
+
+export const modelsRouter = router({
+  list: protectedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/models',
+        tags: ['models'],
+        protect: true,
+        summary: 'The model catalog',
+      },
+    })
+    .input(ModelListInput)
+    .output(ModelPage)
+    .query(async ({ ctx, input }) => {
+      const page = await listModels(ctx, input);
+      return { items: page.items.map(toWire), nextCursor: page.nextCursor };
+    }),
+
+  upsert: adminProcedure
+    .meta({
+      openapi: {
+        method: 'PUT',
+        path: '/models/{name}',
+        tags: ['models'],
+        protect: true,
+        summary: 'Create or replace a catalog entry (admin)',
+      },
+    })
+    .input(ModelUpsertInput)
+    .output(Model)
+    .mutation(async ({ ctx, input }) => toWire(await upsertModel(ctx, input))),
+
+  delete: adminProcedure
+    .meta({
+      openapi: {
+        method: 'DELETE',
+        path: '/models/{name}',
+        tags: ['models'],
+        protect: true,
+        summary: 'Remove a catalog entry (admin)',
+      },
+    })
+    .input(z.object({ name: ModelName }))
+    .output(z.object({ name: z.string(), deleted: z.literal(true) }))
+    .mutation(async ({ ctx, input }) => {
+      await deleteModel(ctx, input.name);
+      return { name: input.name, deleted: true as const };
+    }),
+});

@@ -32,7 +32,7 @@ export type CallContext = {
 };
 
 export type GatewayChatResult = ChatResponse & {
-  /** The public model name the caller asked for (after alias resolution: the catalog name). */
+  /** The catalog name of the model that answered (alias resolved; a fallback's when one served). */
   model: string;
   provider: string;
   requestId: string;
@@ -58,7 +58,11 @@ export type GatewayStream = {
   events: AsyncIterable<GatewayStreamEvent>;
 };
 
-export type GatewayEmbeddingInput = { model: string; input: string | string[]; dimensions?: number };
+export type GatewayEmbeddingInput = {
+  model: string;
+  input: string | string[];
+  dimensions?: number;
+};
 export type GatewayEmbeddingResult = {
   model: string;
   provider: string;

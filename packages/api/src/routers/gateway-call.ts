@@ -1,0 +1,21 @@
+import { randomUUID } from 'node:crypto';
+import type { CallContext, Surface, UserPrincipal } from '@tollgate/core';
+import type { Context } from '../context.ts';
+
+const never = new AbortController().signal;
+
+/** The gateway's call context from a procedure's: who, which request id, the client's signal. */
+export function callContext(
+  ctx: Context & { principal: UserPrincipal },
+  signal: AbortSignal | undefined,
+  opts: { requestId?: string; surface?: Surface } = {},
+): CallContext {
+  const cache = ctx.headers['x-tollgate-cache'];
+  return {
+    principal: ctx.principal,
+    requestId: opts.requestId ?? (ctx.requestId || randomUUID()),
+    signal: signal ?? never,
+    surface: opts.surface ?? 'trpc',
+    cache: cache === 'on' || cache === 'off' ? cache : undefined,
+  };
+}

@@ -1,0 +1,488 @@
+import { randomUUID } from 'node:crypto';
+import {
+  countInputTokens,
+  countTextTokens,
+  type Provider,
+  type ProviderError,
+  type ProviderName,
+  type StreamEvent,
+  type Usage,
+} from '@tollgate/providers';
+import type { Deps } from '../deps.ts';
+import { DomainError } from '../errors.ts';
+import {
+  type CatalogModel,
+  fallbackChain,
+  type ModelKind,
+  resolveModel,
+} from '../models/models.service.ts';
+import type { RequestStatus } from '../requests/request-log.writer.ts';
+import type {
+  CallContext,
+  GatewayChatInput,
+  GatewayChatResult,
+  GatewayEmbeddingInput,
+  GatewayEmbeddingResult,
+  GatewayStream,
+  GatewayStreamEvent,
+} from './gateway.types.ts';
+import {
+  type AttemptSignal,
+  attemptSignal,
+  classify,
+  defaultTuning,
+  domainCodeOf,
+  type GatewayTuning,
+  raceAbort,
+  retryDelay,
+  statusLabel,
+  toDomainError,
+} from './upstream-call.ts';
+
+type GatewayDeps = Pick<
+  Deps,
+  'db' | 'config' | 'log' | 'metrics' | 'providers' | 'clock' | 'requestLog'
+>;
+
+const zeroUsage: Usage = {
+  inputTokens: 0,
+  cachedInputTokens: 0,
+  cacheWriteTokens: 0,
+  outputTokens: 0,
+  reasoningTokens: 0,
+};
+
+type Target = { model: CatalogModel; provider: Provider };
+
+function providerOf(deps: GatewayDeps, m: CatalogModel): Provider | undefined {
+  return deps.providers[m.provider as ProviderName];
+}
+
+/** The model asked for, then its fallbacks; only models whose provider this deployment has. */
+async function targets(deps: GatewayDeps, name: string, kind: ModelKind): Promise<Target[]> {
+  const primary = await resolveModel(deps, name, kind);
+  const provider = providerOf(deps, primary);
+  if (!provider) {
+    throw new DomainError(
+      'model_not_found',
+      `model '${name}' is not available: its provider '${primary.provider}' is not configured`,
+      { param: 'model' },
+    );
+  }
+  const out: Target[] = [{ model: primary, provider }];
+  for (const f of await fallbackChain(deps, primary)) {
+    const p = providerOf(deps, f);
+    if (p) out.push({ model: f, provider: p });
+  }
+  return out;
+}
+
+type Outcome = {
+  target: Target;
+  status: RequestStatus;
+  errorCode: string | null;
+  usage: Usage;
+  usageEstimated: boolean;
+  ttftMs: number | null;
+  bodies?: { request: unknown; response: unknown } | undefined;
+};
+
+/** Hands the row to the buffered writer and feeds metrics; never awaits the database. */
+function record(
+  deps: GatewayDeps,
+  call: CallContext,
+  startedAt: Date,
+  started: number,
+  o: Outcome,
+) {
+  const m = o.target.model;
+  deps.requestLog.record({
+    id: randomUUID(),
+    requestId: call.requestId,
+    userId: call.principal.userId,
+    keyId: call.principal.keyId,
+    batchItemId: call.batchItemId ?? null,
+    model: m.name,
+    provider: m.provider,
+    upstreamModel: m.upstreamModel,
+    status: o.status,
+    errorCode: o.errorCode,
+    latencyMs: performance.now() - started,
+    ttftMs: o.ttftMs,
+    usage: o.usage,
+    usageEstimated: o.usageEstimated,
+    cacheHit: false,
+    createdAt: startedAt,
+    prices: {
+      input: m.inputPricePerMTok,
+      output: m.outputPricePerMTok,
+      cachedInput: m.cachedInputPricePerMTok,
+      cacheWrite: m.cacheWritePricePerMTok,
+    },
+    bodies: deps.config.logBodies ? o.bodies : undefined,
+  });
+  const labels = { provider: m.provider, model: m.name };
+  if (o.usage.inputTokens > 0)
+    deps.metrics.tokens.inc({ ...labels, direction: 'input' }, o.usage.inputTokens);
+  if (o.usage.outputTokens > 0) {
+    deps.metrics.tokens.inc({ ...labels, direction: 'output' }, o.usage.outputTokens);
+  }
+  // A float is fine for a counter; the request log's cost is the exact figure.
+  const cost = approximateCost(m, o.usage);
+  if (cost !== null && cost > 0) deps.metrics.costUsd.inc(labels, cost);
+}
+
+function approximateCost(m: CatalogModel, u: Usage): number | null {
+  if (m.inputPricePerMTok === null || m.outputPricePerMTok === null) return null;
+  const pin = Number(m.inputPricePerMTok);
+  const pcached = m.cachedInputPricePerMTok === null ? pin : Number(m.cachedInputPricePerMTok);
+  const pwrite = m.cacheWritePricePerMTok === null ? pin : Number(m.cacheWritePricePerMTok);
+  const plain = Math.max(0, u.inputTokens - u.cachedInputTokens - u.cacheWriteTokens);
+  return (
+    (plain * pin +
+      u.cachedInputTokens * pcached +
+      u.cacheWriteTokens * pwrite +
+      u.outputTokens * Number(m.outputPricePerMTok)) /
+    1e6
+  );
+}
+
+function observeAttempt(
+  deps: GatewayDeps,
+  t: Target,
+  seconds: number,
+  err: ProviderError | null,
+): void {
+  deps.metrics.upstreamDuration.observe(
+    { provider: t.model.provider, model: t.model.name, status: statusLabel(err) },
+    seconds,
+  );
+}
+
+class ChainFailure extends Error {
+  readonly error: ProviderError;
+  readonly target: Target;
+  constructor(error: ProviderError, target: Target) {
+    super(error.message);
+    this.error = error;
+    this.target = target;
+  }
+}
+
+/**
+ * Tries each target in turn, each with up to `maxRetries` retries on retryable failures (429, 5xx,
+ * connection; a timeout goes straight to the next fallback). `run` starts one attempt and resolves
+ * once it succeeded (for streams: once the first event arrived). The attempt's signal is the
+ * caller's to dispose on success.
+ */
+async function runChain<T>(
+  deps: GatewayDeps,
+  call: CallContext,
+  chain: Target[],
+  tuning: GatewayTuning,
+  deadlineAt: number,
+  run: (t: Target, a: AttemptSignal) => Promise<T>,
+): Promise<{ target: Target; value: T; attempt: AttemptSignal; attemptStarted: number }> {
+  let last: ChainFailure | undefined;
+  for (const target of chain) {
+    for (let attempt = 0; ; attempt++) {
+      const a = attemptSignal(call.signal, deadlineAt);
+      const attemptStarted = performance.now();
+      try {
+        const value = await raceAbort(run(target, a), a.signal);
+        return { target, value, attempt: a, attemptStarted };
+      } catch (e) {
+        a.dispose();
+        const err = classify(e, a.why);
+        observeAttempt(deps, target, (performance.now() - attemptStarted) / 1000, err);
+        last = new ChainFailure(err, target);
+        if (!err.retryable || a.why.reason === 'deadline') throw last;
+        deps.log.warn(
+          { model: target.model.name, kind: err.kind, status: err.status, attempt },
+          'upstream attempt failed',
+        );
+        if (err.kind === 'timeout' || attempt >= tuning.maxRetries) break;
+        const delay = retryDelay(tuning, attempt, err.retryAfterMs);
+        if (delay === null || performance.now() + delay >= deadlineAt) break;
+        try {
+          await tuning.sleep(delay, call.signal);
+        } catch {
+          throw new ChainFailure(classify(null, { reason: 'client' }), target);
+        }
+      }
+    }
+  }
+  // biome-ignore lint/style/noNonNullAssertion: the chain is never empty (targets() checks)
+  throw last!;
+}
+
+function failureOutcome(f: ChainFailure, request: unknown): Outcome {
+  return {
+    target: f.target,
+    status: f.error.kind === 'aborted' ? 'aborted' : 'error',
+    errorCode: f.error.kind === 'aborted' ? null : domainCodeOf(f.error.kind),
+    usage: zeroUsage,
+    usageEstimated: false,
+    ttftMs: null,
+    bodies: { request, response: null },
+  };
+}
+
+function unixSeconds(d: Date): number {
+  return Math.floor(d.getTime() / 1000);
+}
+
+/** A non-streaming chat call through the catalog, retries and fallbacks; recorded either way. */
+export async function chatComplete(
+  deps: GatewayDeps,
+  input: GatewayChatInput,
+  call: CallContext,
+  tuning: GatewayTuning = defaultTuning,
+): Promise<GatewayChatResult> {
+  const chain = await targets(deps, input.model, 'chat');
+  const startedAt = deps.clock.now();
+  const started = performance.now();
+  try {
+    const { target, value, attempt, attemptStarted } = await runChain(
+      deps,
+      call,
+      chain,
+      tuning,
+      started + deps.config.upstreamTimeoutMs,
+      (t, a) => t.provider.chat({ ...input, model: t.model.upstreamModel }, a.options()),
+    );
+    attempt.dispose();
+    observeAttempt(deps, target, (performance.now() - attemptStarted) / 1000, null);
+    record(deps, call, startedAt, started, {
+      target,
+      status: 'ok',
+      errorCode: null,
+      usage: value.usage,
+      usageEstimated: false,
+      ttftMs: null,
+      bodies: { request: input, response: value },
+    });
+    return {
+      ...value,
+      model: target.model.name,
+      provider: target.model.provider,
+      requestId: call.requestId,
+      created: unixSeconds(startedAt),
+      cacheHit: false,
+    };
+  } catch (e) {
+    if (!(e instanceof ChainFailure)) throw e;
+    record(deps, call, startedAt, started, failureOutcome(e, input));
+    throw toDomainError(e.error);
+  }
+}
+
+/** What a stream produced so far, for billing when it ends early without provider usage. */
+function estimateUsage(input: GatewayChatInput, outputChars: string): Usage {
+  return {
+    ...zeroUsage,
+    inputTokens: countInputTokens(input.messages),
+    outputTokens: countTextTokens(outputChars),
+  };
+}
+
+/**
+ * A streaming chat call. Resolves once the upstream produced its first event: every failure
+ * before that (after retries and fallbacks) throws a DomainError. After it, the stream never
+ * fails over; a failure ends it with one `error` event instead of a clean finish.
+ */
+export async function startChatStream(
+  deps: GatewayDeps,
+  input: GatewayChatInput,
+  call: CallContext,
+  tuning: GatewayTuning = defaultTuning,
+): Promise<GatewayStream> {
+  const chain = await targets(deps, input.model, 'chat');
+  const startedAt = deps.clock.now();
+  const started = performance.now();
+  let chainResult: Awaited<
+    ReturnType<
+      typeof runChain<{ it: AsyncIterator<StreamEvent>; first: IteratorResult<StreamEvent> }>
+    >
+  >;
+  try {
+    chainResult = await runChain(
+      deps,
+      call,
+      chain,
+      tuning,
+      started + deps.config.upstreamTimeoutMs,
+      async (t, a) => {
+        a.limit('ttft', deps.config.upstreamTtftTimeoutMs);
+        const it = t.provider
+          .chatStream({ ...input, model: t.model.upstreamModel }, a.options())
+          [Symbol.asyncIterator]();
+        try {
+          const first = await raceAbort(it.next(), a.signal);
+          return { it, first };
+        } catch (e) {
+          void Promise.resolve(it.return?.()).catch(() => {});
+          throw e;
+        }
+      },
+    );
+  } catch (e) {
+    if (!(e instanceof ChainFailure)) throw e;
+    record(deps, call, startedAt, started, failureOutcome(e, input));
+    throw toDomainError(e.error);
+  }
+  const { target, value, attempt: a, attemptStarted } = chainResult;
+  const ttftMs = performance.now() - started;
+  deps.metrics.upstreamTtft.observe(
+    { provider: target.model.provider, model: target.model.name },
+    (performance.now() - attemptStarted) / 1000,
+  );
+  a.limit('idle', deps.config.streamIdleTimeoutMs);
+
+  async function* events(): AsyncGenerator<GatewayStreamEvent> {
+    const { it } = value;
+    let r = value.first;
+    let text = '';
+    let usage: Usage | undefined;
+    let finished = false;
+    let status: RequestStatus = 'aborted';
+    let failure: ProviderError | null = null;
+    const toolCalls = new Map<number, { id?: string; name: string; arguments: string }>();
+    let finishReason: string | null = null;
+    try {
+      while (!r.done) {
+        const ev = r.value;
+        if (ev.type === 'delta') {
+          if (ev.content) text += ev.content;
+          for (const tc of ev.toolCalls ?? []) {
+            const cur = toolCalls.get(tc.index) ?? { name: '', arguments: '' };
+            if (tc.id) cur.id = tc.id;
+            if (tc.name) cur.name += tc.name;
+            if (tc.arguments) cur.arguments += tc.arguments;
+            toolCalls.set(tc.index, cur);
+          }
+        } else if (ev.type === 'finish') {
+          finished = true;
+          finishReason = ev.finishReason;
+        } else if (ev.type === 'usage') {
+          usage = ev.usage;
+        }
+        yield ev;
+        a.limit('idle', deps.config.streamIdleTimeoutMs);
+        try {
+          r = await raceAbort(it.next(), a.signal);
+        } catch (e) {
+          const err = classify(e, a.why);
+          if (err.kind === 'aborted') return; // the client left: nobody to tell
+          failure = err;
+          status = 'error';
+          yield {
+            type: 'error',
+            code: domainCodeOf(err.kind),
+            message: toDomainError(err).message,
+          };
+          return;
+        }
+      }
+      status = 'ok';
+    } finally {
+      // A consumer that stopped after finish + usage got everything: that is a success.
+      if (status === 'aborted' && finished && usage) status = 'ok';
+      a.dispose();
+      if (status !== 'ok') {
+        a.abort();
+        void Promise.resolve(it.return?.()).catch(() => {});
+      }
+      observeAttempt(
+        deps,
+        target,
+        (performance.now() - attemptStarted) / 1000,
+        status === 'ok' ? null : (failure ?? classify(null, { reason: 'client' })),
+      );
+      const toolText = [...toolCalls.values()].map((t) => t.name + t.arguments).join('');
+      record(deps, call, startedAt, started, {
+        target,
+        status,
+        errorCode: failure ? domainCodeOf(failure.kind) : null,
+        usage: usage ?? estimateUsage(input, text + toolText),
+        usageEstimated: usage === undefined,
+        ttftMs,
+        bodies: {
+          request: input,
+          response: {
+            content: text,
+            toolCalls: [...toolCalls.values()],
+            finishReason,
+            ...(failure ? { error: failure.kind } : {}),
+          },
+        },
+      });
+    }
+  }
+
+  return {
+    model: target.model.name,
+    provider: target.model.provider,
+    requestId: call.requestId,
+    created: unixSeconds(startedAt),
+    events: events(),
+  };
+}
+
+/** Embeddings through the catalog, retries and fallbacks; recorded either way. */
+export async function createEmbeddings(
+  deps: GatewayDeps,
+  input: GatewayEmbeddingInput,
+  call: CallContext,
+  tuning: GatewayTuning = defaultTuning,
+): Promise<GatewayEmbeddingResult> {
+  const chain = await targets(deps, input.model, 'embedding');
+  const texts = typeof input.input === 'string' ? [input.input] : input.input;
+  const startedAt = deps.clock.now();
+  const started = performance.now();
+  // Vectors are large and derivable: the log keeps the request and the response's shape only.
+  const requestBody = { model: input.model, input: texts, dimensions: input.dimensions };
+  try {
+    const { target, value, attempt, attemptStarted } = await runChain(
+      deps,
+      call,
+      chain,
+      tuning,
+      started + deps.config.upstreamTimeoutMs,
+      (t, a) =>
+        t.provider.embed(
+          {
+            model: t.model.upstreamModel,
+            input: texts,
+            ...(input.dimensions !== undefined ? { dimensions: input.dimensions } : {}),
+          },
+          a.options(),
+        ),
+    );
+    attempt.dispose();
+    observeAttempt(deps, target, (performance.now() - attemptStarted) / 1000, null);
+    record(deps, call, startedAt, started, {
+      target,
+      status: 'ok',
+      errorCode: null,
+      usage: { ...zeroUsage, inputTokens: value.usage.inputTokens },
+      usageEstimated: false,
+      ttftMs: null,
+      bodies: {
+        request: requestBody,
+        response: { count: value.vectors.length, dimensions: value.vectors[0]?.length ?? 0 },
+      },
+    });
+    return {
+      model: target.model.name,
+      provider: target.model.provider,
+      requestId: call.requestId,
+      vectors: value.vectors,
+      usage: value.usage,
+    };
+  } catch (e) {
+    if (!(e instanceof ChainFailure)) throw e;
+    record(deps, call, startedAt, started, failureOutcome(e, requestBody));
+    throw toDomainError(e.error);
+  }
+}

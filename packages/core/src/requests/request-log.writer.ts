@@ -1,0 +1,256 @@
+import type { DB } from '@tollgate/db';
+import type { Usage } from '@tollgate/providers';
+import type { Logger } from '@tollgate/telemetry';
+import { type Kysely, sql } from 'kysely';
+
+export type RequestStatus = 'ok' | 'error' | 'aborted' | 'rejected';
+
+/** Per-MTok prices as decimal strings; null = unpriced (cost stays null). */
+export type ModelPrices = {
+  input: string | null;
+  output: string | null;
+  cachedInput: string | null;
+  cacheWrite: string | null;
+};
+
+/** One call, as the gateway hands it over; cost is computed in SQL from tokens × prices. */
+export type RequestLogEntry = {
+  id: string;
+  requestId: string;
+  userId: string;
+  keyId: string | null;
+  batchItemId: string | null;
+  model: string;
+  provider: string;
+  upstreamModel: string;
+  status: RequestStatus;
+  errorCode: string | null;
+  latencyMs: number;
+  ttftMs: number | null;
+  usage: Usage;
+  usageEstimated: boolean;
+  cacheHit: boolean;
+  createdAt: Date;
+  prices: ModelPrices;
+  /** Omitted when bodies are not logged (LOG_BODIES=false); a key with log_bodies=false drops them at write. */
+  bodies?: { request: unknown; response: unknown } | undefined;
+};
+
+export type RequestLogWriter = {
+  /** Never blocks and never throws: the row is buffered and written in the background. */
+  record: (entry: RequestLogEntry) => void;
+  /** Writes everything buffered so far (tests, shutdown). */
+  flush: () => Promise<void>;
+  /** Stops the timer and flushes; later records are dropped. */
+  close: () => Promise<void>;
+  /** Rows waiting in memory (for tests and metrics). */
+  pending: () => number;
+};
+
+export type RequestLogWriterOptions = {
+  db: Kysely<DB>;
+  log: Logger;
+  intervalMs?: number;
+  batchSize?: number;
+  /** Beyond this many waiting rows new ones are dropped (counted, warned): memory stays bounded. */
+  maxBuffered?: number;
+};
+
+const NO_PARTITION = '23514';
+
+function monthsBetween(a: Date, b: Date): number {
+  return (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + (b.getUTCMonth() - a.getUTCMonth());
+}
+
+async function insertBatch(db: Kysely<DB>, rows: RequestLogEntry[]): Promise<void> {
+  const meta = JSON.stringify(
+    rows.map((r) => ({
+      id: r.id,
+      request_id: r.requestId,
+      user_id: r.userId,
+      key_id: r.keyId,
+      batch_item_id: r.batchItemId,
+      model: r.model,
+      provider: r.provider,
+      upstream_model: r.upstreamModel,
+      status: r.status,
+      error_code: r.errorCode,
+      latency_ms: Math.max(0, Math.round(r.latencyMs)),
+      ttft_ms: r.ttftMs === null ? null : Math.max(0, Math.round(r.ttftMs)),
+      input_tokens: r.usage.inputTokens,
+      cached_input_tokens: r.usage.cachedInputTokens,
+      cache_write_tokens: r.usage.cacheWriteTokens,
+      output_tokens: r.usage.outputTokens,
+      reasoning_tokens: r.usage.reasoningTokens,
+      usage_estimated: r.usageEstimated,
+      cache_hit: r.cacheHit,
+      created_at: r.createdAt.toISOString(),
+      // Prices travel as strings and are cast to numeric in SQL: cost never touches a float.
+      p_in: r.prices.input,
+      p_out: r.prices.output,
+      p_cached: r.prices.cachedInput,
+      p_write: r.prices.cacheWrite,
+    })),
+  );
+  const bodies = rows
+    .filter((r) => r.bodies !== undefined)
+    .map((r) => ({
+      log_id: r.id,
+      request_id: r.requestId,
+      key_id: r.keyId,
+      request: r.bodies?.request ?? null,
+      response: r.bodies?.response ?? null,
+      created_at: r.createdAt.toISOString(),
+    }));
+  await db.transaction().execute(async (trx) => {
+    // Cached reads and cache writes are parts of input_tokens, billed at their own price when the
+    // model has one, else at the input price; reasoning is part of output. Refusals cost 0.
+    await sql`
+      insert into request_logs (id, request_id, user_id, key_id, batch_item_id, model, provider,
+        upstream_model, status, error_code, latency_ms, ttft_ms, input_tokens, cached_input_tokens,
+        cache_write_tokens, output_tokens, reasoning_tokens, usage_estimated, cost_usd, cache_hit,
+        created_at)
+      select v.id, v.request_id, v.user_id, v.key_id, v.batch_item_id, v.model, v.provider,
+        v.upstream_model, v.status, v.error_code, v.latency_ms, v.ttft_ms, v.input_tokens,
+        v.cached_input_tokens, v.cache_write_tokens, v.output_tokens, v.reasoning_tokens,
+        v.usage_estimated,
+        case
+          when v.status = 'rejected' then 0
+          when v.p_in is null or v.p_out is null then null
+          else (
+            greatest(v.input_tokens - v.cached_input_tokens - v.cache_write_tokens, 0)::numeric * v.p_in
+            + v.cached_input_tokens::numeric * coalesce(v.p_cached, v.p_in)
+            + v.cache_write_tokens::numeric * coalesce(v.p_write, v.p_in)
+            + v.output_tokens::numeric * v.p_out
+          ) / 1000000
+        end,
+        v.cache_hit, v.created_at
+      from jsonb_to_recordset(${meta}::jsonb) as v(id uuid, request_id text, user_id uuid,
+        key_id uuid, batch_item_id text, model text, provider text, upstream_model text,
+        status text, error_code text, latency_ms integer, ttft_ms integer, input_tokens integer,
+        cached_input_tokens integer, cache_write_tokens integer, output_tokens integer,
+        reasoning_tokens integer, usage_estimated boolean, cache_hit boolean,
+        created_at timestamptz, p_in numeric, p_out numeric, p_cached numeric, p_write numeric)
+      on conflict do nothing`.execute(trx);
+    if (bodies.length > 0) {
+      await sql`
+        insert into request_bodies (log_id, request_id, request, response, created_at)
+        select v.log_id, v.request_id, v.request, v.response, v.created_at
+        from jsonb_to_recordset(${JSON.stringify(bodies)}::jsonb) as v(log_id uuid,
+          request_id text, key_id uuid, request jsonb, response jsonb, created_at timestamptz)
+        where not exists (
+          select 1 from api_keys k where k.id = v.key_id and k.log_bodies = false)
+        on conflict do nothing`.execute(trx);
+    }
+  });
+}
+
+/** Creates the monthly partitions the rows need (a row dated in a month nobody prepared). */
+export async function ensurePartitions(
+  db: Kysely<DB>,
+  since: Date,
+  months: number,
+): Promise<number> {
+  const r = await sql<{ made: number }>`
+    select tollgate_ensure_request_log_partitions(${since.toISOString()}::timestamptz, ${months}::int) as made`.execute(
+    db,
+  );
+  return r.rows[0]?.made ?? 0;
+}
+
+async function writeRows(db: Kysely<DB>, rows: RequestLogEntry[]): Promise<void> {
+  try {
+    await insertBatch(db, rows);
+  } catch (err) {
+    if ((err as { code?: string }).code !== NO_PARTITION) throw err;
+    const times = rows.map((r) => r.createdAt.getTime());
+    const min = new Date(Math.min(...times));
+    await ensurePartitions(db, min, monthsBetween(min, new Date(Math.max(...times))));
+    await insertBatch(db, rows);
+  }
+}
+
+/**
+ * The request log off the critical path: rows wait in memory and are written every `intervalMs`
+ * (or at once when `batchSize` are waiting) with one multi-row insert. A slow or down database
+ * only grows the buffer, up to `maxBuffered`, never the latency of a request.
+ */
+export function createRequestLogWriter(opts: RequestLogWriterOptions): RequestLogWriter {
+  const intervalMs = opts.intervalMs ?? 250;
+  const batchSize = opts.batchSize ?? 500;
+  const maxBuffered = opts.maxBuffered ?? 20_000;
+  let buffer: RequestLogEntry[] = [];
+  let inFlight: Promise<void> | null = null;
+  let closed = false;
+  let dropped = 0;
+  let kicked = false;
+
+  const writeOnce = async (): Promise<void> => {
+    if (buffer.length === 0) return;
+    const batch = buffer.slice(0, batchSize);
+    buffer = buffer.slice(batch.length);
+    try {
+      await writeRows(opts.db, batch);
+    } catch (err) {
+      // Keep the rows for the next tick, as far as the bound allows.
+      const room = Math.max(0, maxBuffered - buffer.length);
+      const kept = batch.slice(0, room);
+      dropped += batch.length - kept.length;
+      buffer = [...kept, ...buffer];
+      opts.log.warn(
+        { err: String((err as Error).message ?? err), rows: batch.length, dropped },
+        'request log write failed; will retry',
+      );
+      throw err;
+    }
+  };
+
+  /** One writer at a time; resolves when the buffer as of now is written (or a write failed). */
+  const drain = (): Promise<void> => {
+    if (inFlight) return inFlight.then(drain);
+    if (buffer.length === 0) return Promise.resolve();
+    inFlight = (async () => {
+      try {
+        while (buffer.length > 0) await writeOnce();
+      } catch {
+        // logged in writeOnce; the timer retries
+      } finally {
+        inFlight = null;
+      }
+    })();
+    return inFlight;
+  };
+
+  const timer = setInterval(() => {
+    if (!inFlight && buffer.length > 0) void drain();
+  }, intervalMs);
+  timer.unref();
+
+  return {
+    record(entry) {
+      if (closed) return;
+      if (buffer.length >= maxBuffered) {
+        dropped++;
+        if (dropped === 1 || dropped % 1000 === 0) {
+          opts.log.warn({ dropped }, 'request log buffer full; dropping rows');
+        }
+        return;
+      }
+      buffer.push(entry);
+      if (buffer.length >= batchSize && !inFlight && !kicked) {
+        kicked = true;
+        setImmediate(() => {
+          kicked = false;
+          void drain();
+        });
+      }
+    },
+    flush: () => drain(),
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await drain();
+    },
+    pending: () => buffer.length,
+  };
+}
