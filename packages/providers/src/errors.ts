@@ -24,6 +24,27 @@ export function parseRetryAfter(headers: HeaderBag, now = Date.now()): number | 
   return Math.max(0, date - now);
 }
 
+/**
+ * The error for a call whose signal fired. A signal aborted with a TimeoutError reason (e.g. from
+ * `AbortSignal.timeout()`, or `controller.abort(new DOMException('…', 'TimeoutError'))` for a TTFT
+ * or idle limit) is our timeout, not the caller leaving.
+ */
+export function abortError(
+  provider: ProviderName,
+  signal: AbortSignal,
+  cause?: unknown,
+): ProviderError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.name === 'TimeoutError') {
+    return new ProviderError('timeout', safeMessage(provider, 'upstream call timed out'), {
+      cause,
+    });
+  }
+  return new ProviderError('aborted', safeMessage(provider, 'request aborted by the caller'), {
+    cause,
+  });
+}
+
 /** Status → kind, shared by both SDKs (PRODUCT.md: 429/5xx retryable, 4xx the request's fault). */
 export function kindForStatus(status: number | undefined): ProviderErrorKind {
   if (status === undefined) return 'server'; // an error event inside a 200 stream
@@ -60,11 +81,7 @@ export function toProviderError(
   signal: AbortSignal,
 ): ProviderError {
   if (err instanceof ProviderError) return err;
-  if (signal.aborted) {
-    return new ProviderError('aborted', safeMessage(provider, 'request aborted by the caller'), {
-      cause: err,
-    });
-  }
+  if (signal.aborted) return abortError(provider, signal, err);
   const isTimeout =
     err instanceof OpenAIErrors.APIConnectionTimeoutError ||
     err instanceof AnthropicErrors.APIConnectionTimeoutError;

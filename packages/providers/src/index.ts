@@ -8,7 +8,7 @@ export {
   normalizeAnthropicUsage,
   toAnthropicParams,
 } from './anthropic.ts';
-export { kindForStatus, parseRetryAfter, toProviderError } from './errors.ts';
+export { abortError, kindForStatus, parseRetryAfter, toProviderError } from './errors.ts';
 export {
   countInputTokens,
   countTextTokens,

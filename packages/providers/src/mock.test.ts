@@ -80,6 +80,18 @@ describe('mock provider', () => {
     expect(seen).toEqual(['a ', 'b ']);
   });
 
+  it('an AbortSignal.timeout() signal ends mock-slow with kind timeout', async () => {
+    const run = async () => {
+      for await (const _ of mock.chatStream(
+        { model: 'mock-slow', messages: [{ role: 'user', content: 'a b c d e f g h' }] },
+        { signal: AbortSignal.timeout(30), timeoutMs: 10_000 },
+      )) {
+        // consume
+      }
+    };
+    await expect(run()).rejects.toMatchObject({ kind: 'timeout' });
+  });
+
   it('mock-slow non-stream honours the call timeout', async () => {
     await expect(
       mock.chat(

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { abortError } from './errors.ts';
 import type {
   CallOptions,
   ChatMessage,
@@ -103,15 +104,11 @@ function checkChatModel(model: string): void {
   }
 }
 
-function abortedError(): ProviderError {
-  return new ProviderError('aborted', 'request aborted by the caller');
-}
-
 async function wait(ms: number, signal: AbortSignal): Promise<void> {
   try {
     await sleep(ms, undefined, { signal });
   } catch {
-    throw abortedError();
+    throw abortError('mock', signal);
   }
 }
 
@@ -136,7 +133,7 @@ export function createMockProvider(): Provider {
 
     async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResponse> {
       checkChatModel(req.model);
-      if (opts.signal.aborted) throw abortedError();
+      if (opts.signal.aborted) throw abortError('mock', opts.signal);
       const text = lastUserText(req.messages);
       if (req.model === MOCK_MODELS.slow) {
         // Non-streaming mock-slow takes as long as its stream would, so timeouts can be exercised.
@@ -145,7 +142,7 @@ export function createMockProvider(): Provider {
         try {
           await sleep(total, undefined, { signal: AbortSignal.any([opts.signal, timeout]) });
         } catch {
-          if (opts.signal.aborted) throw abortedError();
+          if (opts.signal.aborted) throw abortError('mock', opts.signal);
           throw new ProviderError('timeout', `mock-slow exceeded ${opts.timeoutMs} ms`);
         }
       }
@@ -174,7 +171,7 @@ export function createMockProvider(): Provider {
 
     async *chatStream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamEvent> {
       checkChatModel(req.model);
-      if (opts.signal.aborted) throw abortedError();
+      if (opts.signal.aborted) throw abortError('mock', opts.signal);
       const text = lastUserText(req.messages);
       const inputTokens = countInputTokens(req.messages);
       const call = forcedToolCall(req, text);
@@ -204,7 +201,7 @@ export function createMockProvider(): Provider {
       const words = splitWords(text);
       for (const [i, word] of words.entries()) {
         if (slow && i > 0) await wait(MOCK_SLOW_CHUNK_MS, opts.signal);
-        if (opts.signal.aborted) throw abortedError();
+        if (opts.signal.aborted) throw abortError('mock', opts.signal);
         yield { type: 'delta', content: word };
       }
       yield { type: 'finish', finishReason: 'stop' };
@@ -221,7 +218,7 @@ export function createMockProvider(): Provider {
           },
         );
       }
-      if (opts.signal.aborted) throw abortedError();
+      if (opts.signal.aborted) throw abortError('mock', opts.signal);
       const dims = req.dimensions ?? MOCK_EMBEDDING_DIMENSIONS;
       return {
         vectors: req.input.map((t) => mockEmbedding(t, dims)),

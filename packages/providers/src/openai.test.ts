@@ -257,6 +257,20 @@ describe('openai adapter', () => {
     expect(fake.closedConnections).toBe(1);
   });
 
+  it('a signal aborted with a TimeoutError reason (our TTFT/idle limit) → timeout', async () => {
+    fake.script(ROUTE, [
+      { stream: Array.from({ length: 50 }, (_, i) => `w${i} `), chunkDelayMs: 20 },
+    ]);
+    const ac = new AbortController();
+    const run = async () => {
+      for await (const e of openai.chatStream(hello, { signal: ac.signal, timeoutMs: 5_000 })) {
+        if (e.type === 'delta') ac.abort(new DOMException('stream idle', 'TimeoutError'));
+      }
+    };
+    await expect(run()).rejects.toMatchObject({ kind: 'timeout', retryable: true });
+    await vi.waitFor(() => expect(fake.requests(ROUTE)[0]?.aborted).toBe(true));
+  });
+
   it('breaking out of the stream early closes the upstream socket', async () => {
     fake.script(ROUTE, [
       { stream: Array.from({ length: 50 }, (_, i) => `w${i} `), chunkDelayMs: 20 },
