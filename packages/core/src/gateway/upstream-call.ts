@@ -77,7 +77,11 @@ export function attemptSignal(client: AbortSignal, deadlineAt: number) {
     signal: ac.signal,
     why,
     remaining,
-    options: (): CallOptions => ({ signal: ac.signal, timeoutMs: Math.max(1, remaining()) }),
+    // Both SDKs reject a fractional `timeout` ("timeout must be an integer").
+    options: (): CallOptions => ({
+      signal: ac.signal,
+      timeoutMs: Math.max(1, Math.ceil(remaining())),
+    }),
     /** (Re)arms the TTFT or idle limit. */
     limit(kind: 'ttft' | 'idle', ms: number) {
       clearTimeout(limitTimer);
