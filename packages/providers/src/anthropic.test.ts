@@ -1,7 +1,7 @@
 import type { FakeUpstream } from '@tollgate/test-kit/fake-upstream';
 import { startFakeUpstream } from '@tollgate/test-kit/fake-upstream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createAnthropicProvider } from './anthropic.ts';
+import { createAnthropicProvider, toAnthropicParams } from './anthropic.ts';
 import type { Provider, StreamEvent } from './types.ts';
 import { ProviderError } from './types.ts';
 
@@ -308,5 +308,57 @@ describe('anthropic adapter', () => {
       anthropic.embed({ model: 'claude-sonnet-4-6', input: ['x'] }, call()),
     ).rejects.toMatchObject({ kind: 'bad_request' });
     expect(fake.requests('POST /v1/embeddings')).toHaveLength(0);
+  });
+});
+
+describe('toAnthropicParams', () => {
+  it('maps images, json_schema, tool_choice none and string stop', () => {
+    const p = toAnthropicParams({
+      model: 'claude-haiku-4-5',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+            { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } },
+          ],
+        },
+      ],
+      tools: [{ type: 'function', function: { name: 'f' } }],
+      tool_choice: 'none',
+      max_tokens: 12,
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'x', schema: { type: 'object', required: ['a'] } },
+      },
+    });
+    expect(p.max_tokens).toBe(12);
+    expect(p.tool_choice).toEqual({ type: 'none' });
+    expect(p.system).toContain('"required":["a"]');
+    expect(p.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is this?' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } },
+          { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+        ],
+      },
+    ]);
+  });
+
+  it('rejects unsupported inline image types as bad_request', () => {
+    expect(() =>
+      toAnthropicParams({
+        model: 'm',
+        messages: [
+          {
+            role: 'user',
+            content: [{ type: 'image_url', image_url: { url: 'data:image/bmp;base64,AA' } }],
+          },
+        ],
+      }),
+    ).toThrow(expect.objectContaining({ kind: 'bad_request' }));
   });
 });
