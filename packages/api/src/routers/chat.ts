@@ -2,6 +2,7 @@ import {
   chatComplete,
   claimRequestId,
   DomainError,
+  type DomainErrorCode,
   type GatewayChatResult,
   startChatStream,
 } from '@tollgate/core';
@@ -15,6 +16,12 @@ import {
   ChatStreamInput,
 } from './chat.schemas.ts';
 import { callContext } from './gateway-call.ts';
+
+const upstreamFailures = new Set<DomainErrorCode>([
+  'upstream_error',
+  'upstream_timeout',
+  'unavailable',
+]);
 
 function toWire(r: GatewayChatResult): ChatResult {
   return {
@@ -61,8 +68,15 @@ export const chatRouter = router({
         await claimRequestId(ctx, ctx.principal, requestId);
         stream = await startChatStream(ctx, chat, callContext(ctx, signal, { requestId }));
       } catch (e) {
+        if (!(e instanceof DomainError)) throw e;
+        // httpSubscriptionLink reconnects on 5xx and would re-run this with the same (now claimed)
+        // id: upstream failures are told in-band instead, so the client sees the real reason.
+        if (upstreamFailures.has(e.code)) {
+          yield { type: 'error', code: e.code, message: e.message };
+          return;
+        }
         // Inside a generator the domainErrors middleware has already returned: map here.
-        throw e instanceof DomainError ? toTRPCError(e) : e;
+        throw toTRPCError(e);
       }
       yield {
         type: 'start',
