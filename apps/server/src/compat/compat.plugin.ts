@@ -168,14 +168,16 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
   // Credentials before the body is read: a caller without a key never gets us to parse 20 MiB.
   app.addHook('onRequest', async (req, reply) => {
     const surface = surfaceOf(req);
-    const p = await authenticate(
-      deps,
-      {
-        authorization: req.headers.authorization,
-        'x-api-key': headerString(req.headers['x-api-key']),
-      },
-      { allowXApiKey: true },
-    );
+    const xApiKey = headerString(req.headers['x-api-key']);
+    // x-api-key only ever carries an API key: anything else there is a bad key, not a bad JWT.
+    const p =
+      req.headers.authorization === undefined && xApiKey !== undefined && !xApiKey.startsWith('tg_')
+        ? ({ kind: 'invalid', reason: 'key_invalid' } as const)
+        : await authenticate(
+            deps,
+            { authorization: req.headers.authorization, 'x-api-key': xApiKey },
+            { allowXApiKey: true },
+          );
     if (p.kind === 'anonymous') {
       deps.metrics.rejections.inc({ reason: 'auth' });
       return sendError(
