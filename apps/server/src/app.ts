@@ -5,6 +5,7 @@ import { checkReadiness, type Deps } from '@tollgate/core';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { compatRoutes } from './compat/compat.plugin.ts';
+import { identityRoutes } from './jwks.ts';
 import { registerMetrics, routeLabel } from './metrics-routes.ts';
 import { rememberPrincipal } from './request-principal.ts';
 import { trpcResponseMeta } from './response-meta.ts';
@@ -83,6 +84,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   await app.register(restBridge, { deps, createContext });
+  await app.register(identityRoutes, { deps });
   await app.register(compatRoutes, { prefix: '/v1', deps });
   return app;
 }

@@ -1,5 +1,5 @@
 import type { Config } from '@tollgate/config';
-import { createRequestLogWriter, type Deps, systemClock } from '@tollgate/core';
+import { createAuthRuntime, createRequestLogWriter, type Deps, systemClock } from '@tollgate/core';
 import { createDb, createPool } from '@tollgate/db';
 import { createProviders } from '@tollgate/providers';
 import { createMetrics, type Logger } from '@tollgate/telemetry';
@@ -22,6 +22,7 @@ export function createServerDeps(config: Config, log: Logger, databaseUrl: strin
     metrics: createMetrics(new Registry()),
     providers: createProviders(config),
     clock: systemClock,
+    auth: createAuthRuntime(pool, log),
     startedAt: new Date(),
   };
 }

@@ -9,7 +9,7 @@ import {
   loadConfig,
   loadDotEnv,
 } from '@tollgate/config';
-import { bootstrapFirstAdmin, seedModels } from '@tollgate/core';
+import { bootstrapFirstAdmin, ensureSigningKey, seedModels } from '@tollgate/core';
 import {
   createDb,
   createPool,
@@ -78,6 +78,8 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
   await migrate(pool);
   const deps = { db: createDb(pool), config };
   const admin = await bootstrapFirstAdmin(deps);
+  // The JWT signing key pair, private half encrypted with TOLLGATE_SECRET, made on first start.
+  await ensureSigningKey({ db: deps.db, config: { ...config, secret } });
   // The mock models always; a configured provider's current models (existing rows kept).
   await seedModels(deps);
   if (admin) {

@@ -4,6 +4,7 @@ import {
   type JobPayload,
   jobPayloads,
   maintainRequestLog,
+  purgeAuthTokens,
   recordHeartbeat,
   unlockDeadWorkers,
 } from '@tollgate/core';
@@ -29,6 +30,10 @@ export const handlers: Handlers = {
     if (r.partitionsCreated > 0)
       helpers.logger.info(`request log partitions created: ${r.partitionsCreated}`);
   },
+  purge_auth_tokens: async (rt, _payload, helpers) => {
+    const r = await purgeAuthTokens(rt.deps);
+    helpers.logger.info(`purged ${r.refreshTokens} refresh tokens, ${r.loginFailures} login failures`);
+  },
   unlock_dead_workers: async (rt, _payload, helpers) => {
     const ids = await unlockDeadWorkers(rt.deps);
     if (ids.length > 0) helpers.logger.warn(`released jobs of dead workers: ${ids.join(', ')}`);
@@ -39,6 +44,7 @@ export const handlers: Handlers = {
 export const maxAttempts: Partial<Record<JobName, number>> = {
   worker_heartbeat: 1,
   unlock_dead_workers: 3,
+  purge_auth_tokens: 3,
   request_log_partitions: 5,
 };
 
@@ -83,4 +89,5 @@ export const crontab = [
   '* * * * * worker_heartbeat ?id=worker_heartbeat&max=1',
   '*/2 * * * * unlock_dead_workers ?id=unlock_dead_workers&max=3',
   '17 3 * * * request_log_partitions ?id=request_log_partitions&max=5',
+  '23 * * * * purge_auth_tokens ?id=purge_auth_tokens&max=3',
 ].join('\n');

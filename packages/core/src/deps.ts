@@ -4,6 +4,7 @@ import type { ProviderRegistry } from '@tollgate/providers';
 import type { Logger, Metrics } from '@tollgate/telemetry';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
+import type { AuthRuntime } from './auth/auth-runtime.ts';
 import type { RequestLogWriter } from './requests/request-log.writer.ts';
 
 export type Clock = { now: () => Date };
@@ -18,6 +19,8 @@ export type Deps = {
   metrics: Metrics;
   providers: ProviderRegistry;
   clock: Clock;
+  /** Per-process credential cache + invalidation listener (createAuthRuntime). */
+  auth: AuthRuntime;
   /** The buffered request-log writer: record() never blocks; close() on shutdown. */
   requestLog: RequestLogWriter;
   /** When this process started, for uptime. */

@@ -1,18 +1,25 @@
+export type { VerifiedAccess } from './auth/access-tokens.ts';
+export { JWT_AUDIENCE, JWT_ISSUER, JWT_TYP, signAccessToken } from './auth/access-tokens.ts';
+export type { TokenPair } from './auth/auth.service.ts';
+export { login, logout, me, purgeAuthTokens, refresh } from './auth/auth.service.ts';
+export type { AuthEvent, AuthRuntime } from './auth/auth-runtime.ts';
+export { AUTH_CHANNEL, createAuthRuntime } from './auth/auth-runtime.ts';
 export type { AuthHeaders } from './auth/authenticate.ts';
 export { authenticate, credentialFrom } from './auth/authenticate.ts';
 export type { FirstAdmin } from './auth/bootstrap.service.ts';
 export { bootstrapFirstAdmin } from './auth/bootstrap.service.ts';
 export type { InvalidReason, KeyScope, Principal, UserPrincipal } from './auth/principal.ts';
-export { defaultScopes, hasScope, keyScopes } from './auth/principal.ts';
+export { defaultScopes, hasScope, keyScopes, scopesOfRole } from './auth/principal.ts';
+export {
+  ACCESS_TOKEN_TTL_SECONDS,
+  ensureSigningKey,
+  publicJwks,
+  rotateSigningKey,
+} from './auth/signing-keys.ts';
 export type { Clock, Deps } from './deps.ts';
 export { systemClock } from './deps.ts';
 export type { DomainErrorCode } from './errors.ts';
 export { DomainError, domainErrorCodes } from './errors.ts';
-export type { JobName, JobPayload } from './jobs/payloads.ts';
-export { enqueue, jobPayloads } from './jobs/payloads.ts';
-export { recordHeartbeat, removeHeartbeat, unlockDeadWorkers } from './system/heartbeat.service.ts';
-export type { Readiness } from './system/system.service.ts';
-export { checkReadiness, getSystemInfo, HEARTBEAT_STALE_SECONDS } from './system/system.service.ts';
 export {
   chatComplete,
   createEmbeddings,
@@ -21,6 +28,10 @@ export {
 export type * from './gateway/gateway.types.ts';
 export type { GatewayTuning } from './gateway/upstream-call.ts';
 export { defaultTuning as defaultGatewayTuning } from './gateway/upstream-call.ts';
+export type { JobName, JobPayload } from './jobs/payloads.ts';
+export { enqueue, jobPayloads } from './jobs/payloads.ts';
+export type { KeySettings, KeyView } from './keys/api-keys.service.ts';
+export { createKey, listKeys, revokeKey, updateKey } from './keys/api-keys.service.ts';
 export { anthropicModels, mockModels, openaiModels, seedModels } from './models/models.seed.ts';
 export type { CatalogModel, ModelInput, ModelKind, ModelPage } from './models/models.service.ts';
 export {
@@ -51,3 +62,9 @@ export {
   listRequests,
   maintainRequestLog,
 } from './requests/requests.service.ts';
+export { recordHeartbeat, removeHeartbeat, unlockDeadWorkers } from './system/heartbeat.service.ts';
+export type { Readiness } from './system/system.service.ts';
+export { checkReadiness, getSystemInfo, HEARTBEAT_STALE_SECONDS } from './system/system.service.ts';
+export type { Page, PageInput } from './users/list-page.ts';
+export type { UserView } from './users/users.service.ts';
+export { createUser, listUsers, updateUser } from './users/users.service.ts';

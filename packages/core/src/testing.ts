@@ -7,6 +7,7 @@ import { createLogger, createMetrics } from '@tollgate/telemetry';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { Registry } from 'prom-client';
+import { createAuthRuntime } from './auth/auth-runtime.ts';
 import { hashPassword } from './auth/passwords.ts';
 import type { KeyScope, UserPrincipal } from './auth/principal.ts';
 import type { Clock, Deps } from './deps.ts';
@@ -15,13 +16,17 @@ import { issueApiKey } from './keys/api-keys.service.ts';
 import { createRequestLogWriter } from './requests/request-log.writer.ts';
 import { insertUser } from './users/users.repository.ts';
 
+const TEST_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+
 /** Deps for tests: a real database, a silent logger, config from `env` over the defaults. */
 export function createTestDeps(
   db: Kysely<DB>,
   pool: pg.Pool,
   opts: { env?: Record<string, string>; clock?: Clock; config?: Config } = {},
 ): Deps {
-  const config = opts.config ?? loadConfig({ LOG_LEVEL: 'silent', ...opts.env });
+  // A fixed secret unless the test sets one: signing keys are stored encrypted with it.
+  const config =
+    opts.config ?? loadConfig({ LOG_LEVEL: 'silent', TOLLGATE_SECRET: TEST_SECRET, ...opts.env });
   const log = createLogger(config);
   return {
     db,
@@ -32,6 +37,7 @@ export function createTestDeps(
     metrics: createMetrics(new Registry()),
     providers: createProviders(config),
     clock: opts.clock ?? systemClock,
+    auth: createAuthRuntime(pool, log),
     startedAt: new Date(),
   };
 }

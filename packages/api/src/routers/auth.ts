@@ -1,4 +1,75 @@
-import { router } from '../trpc.ts';
+import { login, logout, me, refresh, rotateSigningKey } from '@tollgate/core';
+import { z } from 'zod';
+import { adminProcedure, protectedProcedure, publicProcedure, router } from '../trpc.ts';
+import {
+  LoginInput,
+  LogoutOutput,
+  Me,
+  RefreshInput,
+  RotatedKey,
+  TokenPair,
+} from './auth.schemas.ts';
 
-// Procedures of the auth domain (PRODUCT.md route table).
-export const authRouter = router({});
+export const authRouter = router({
+  login: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/login',
+        tags: ['auth'],
+        summary: 'Log in with email and password: a 15-minute access JWT and a refresh token',
+      },
+    })
+    .input(LoginInput)
+    .output(TokenPair)
+    .mutation(({ ctx, input }) => login(ctx, input, { ip: ctx.ip })),
+
+  refresh: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/refresh',
+        tags: ['auth'],
+        summary: 'Trade a refresh token for a new pair (the old one is spent; reuse revokes all)',
+      },
+    })
+    .input(RefreshInput)
+    .output(TokenPair)
+    .mutation(({ ctx, input }) => refresh(ctx, input)),
+
+  logout: protectedProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/logout',
+        tags: ['auth'],
+        protect: true,
+        summary: "Revoke the refresh token's whole family",
+      },
+    })
+    .input(RefreshInput)
+    .output(LogoutOutput)
+    .mutation(({ ctx, input }) => logout(ctx, ctx.principal, input)),
+
+  me: protectedProcedure
+    .meta({
+      openapi: { method: 'GET', path: '/me', tags: ['auth'], protect: true, summary: 'Who am I' },
+    })
+    .input(z.object({}))
+    .output(Me)
+    .query(({ ctx }) => me(ctx, ctx.principal)),
+
+  rotateSigningKey: adminProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/signing-keys/rotate',
+        tags: ['auth'],
+        protect: true,
+        summary: 'Start signing with a new key (admin); tokens of the old one verify until expiry',
+      },
+    })
+    .input(z.object({}))
+    .output(RotatedKey)
+    .mutation(({ ctx }) => rotateSigningKey(ctx)),
+});

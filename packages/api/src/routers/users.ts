@@ -1,4 +1,57 @@
-import { router } from '../trpc.ts';
+import { createUser, listUsers, updateUser } from '@tollgate/core';
+import { adminProcedure, router } from '../trpc.ts';
+import {
+  CreatedUser,
+  CreateUserInput,
+  ListInput,
+  UpdateUserInput,
+  User,
+  UserPage,
+} from './users.schemas.ts';
 
-// Procedures of the users domain (PRODUCT.md route table).
-export const usersRouter = router({});
+export const usersRouter = router({
+  list: adminProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/users',
+        tags: ['users'],
+        protect: true,
+        summary: 'Users, newest first (admin)',
+      },
+    })
+    .input(ListInput)
+    .output(UserPage)
+    .query(({ ctx, input }) => listUsers(ctx, input)),
+
+  create: adminProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/users',
+        tags: ['users'],
+        protect: true,
+        summary: 'Create a user (admin); a generated password is returned once if none is given',
+      },
+    })
+    .input(CreateUserInput)
+    .output(CreatedUser)
+    .mutation(({ ctx, input }) => createUser(ctx, input)),
+
+  update: adminProcedure
+    .meta({
+      openapi: {
+        method: 'PATCH',
+        path: '/users/{id}',
+        tags: ['users'],
+        protect: true,
+        summary: 'Change role, disabled or password (admin); disabling revokes every credential',
+      },
+    })
+    .input(UpdateUserInput)
+    .output(User)
+    .mutation(({ ctx, input }) => {
+      const { id, ...changes } = input;
+      return updateUser(ctx, ctx.principal, id, changes);
+    }),
+});

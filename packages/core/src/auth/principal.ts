@@ -2,6 +2,11 @@ export const keyScopes = ['gateway', 'batches', 'read', 'admin'] as const;
 export type KeyScope = (typeof keyScopes)[number];
 export const defaultScopes: readonly KeyScope[] = ['gateway', 'batches', 'read'];
 
+/** What an access JWT may do: every scope its role may hold. */
+export function scopesOfRole(role: 'admin' | 'member'): readonly KeyScope[] {
+  return role === 'admin' ? keyScopes : defaultScopes;
+}
+
 export type InvalidReason =
   | 'token_expired'
   | 'token_invalid'

@@ -10,6 +10,7 @@ import { z } from 'zod';
 export const jobPayloads = {
   worker_heartbeat: z.object({}),
   unlock_dead_workers: z.object({}),
+  purge_auth_tokens: z.object({}),
   request_log_partitions: z.object({}),
 } as const;
 

@@ -1,4 +1,5 @@
-import type { Generated, Timestamp, TimestampDefault } from './types.ts';
+import type { ColumnType } from 'kysely';
+import type { Generated, Json, Timestamp, TimestampDefault } from './types.ts';
 
 export interface UsersTable {
   id: Generated<string>;
@@ -6,6 +7,7 @@ export interface UsersTable {
   password_hash: string;
   role: 'admin' | 'member';
   disabled: Generated<boolean>;
+  token_generation: Generated<number>;
   created_at: TimestampDefault;
   updated_at: TimestampDefault;
 }
@@ -27,7 +29,37 @@ export interface ApiKeysTable {
   created_at: TimestampDefault;
 }
 
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: Json<Record<string, unknown>>;
+  private_jwk_enc: string;
+  created_at: TimestampDefault;
+  superseded_at: Timestamp | null;
+}
+
+export interface RefreshTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  family_id: string;
+  token_hash: Buffer;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  created_at: TimestampDefault;
+}
+
+export interface LoginFailuresTable {
+  id: ColumnType<string, never, never>;
+  account: string;
+  ip: string;
+  at: TimestampDefault;
+}
+
 export interface IdentityTables {
   users: UsersTable;
   api_keys: ApiKeysTable;
+  signing_keys: SigningKeysTable;
+  refresh_tokens: RefreshTokensTable;
+  login_failures: LoginFailuresTable;
 }

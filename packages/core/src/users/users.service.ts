@@ -1,0 +1,123 @@
+import { sql } from 'kysely';
+import { publishAuthEvent } from '../auth/auth-events.ts';
+import { generatePassword, hashPassword } from '../auth/passwords.ts';
+import type { UserPrincipal } from '../auth/principal.ts';
+import { revokeUserFamilies } from '../auth/refresh-tokens.repository.ts';
+import type { Deps } from '../deps.ts';
+import { DomainError } from '../errors.ts';
+import { type Page, type PageInput, pageParams, toPage } from './list-page.ts';
+import { insertUser } from './users.repository.ts';
+
+export type UserView = {
+  id: string;
+  email: string;
+  role: 'admin' | 'member';
+  disabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+};
+
+type UserRow = {
+  id: string;
+  email: string;
+  role: 'admin' | 'member';
+  disabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+};
+
+const view = (u: UserRow): UserView => ({
+  id: u.id,
+  email: u.email,
+  role: u.role,
+  disabled: u.disabled,
+  createdAt: u.created_at.toISOString(),
+  updatedAt: u.updated_at.toISOString(),
+});
+
+const columns = ['id', 'email', 'role', 'disabled', 'created_at', 'updated_at'] as const;
+
+/** Every user, newest first (admin). */
+export async function listUsers(deps: Deps, input: PageInput): Promise<Page<UserView>> {
+  const { limit, cursor } = pageParams(input);
+  let q = deps.db.selectFrom('users').select(columns);
+  if (cursor) {
+    q = q.where(
+      sql<boolean>`(created_at, id) < (select created_at, id from users where id = ${cursor})`,
+    );
+  }
+  const rows = await q
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit + 1)
+    .execute();
+  return toPage(rows, limit, view);
+}
+
+const isUniqueViolation = (e: unknown) =>
+  typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505';
+
+/** Creates a user; a generated password is returned once when none is given. */
+export async function createUser(
+  deps: Deps,
+  input: { email: string; password?: string | undefined; role: 'admin' | 'member' },
+): Promise<UserView & { password?: string }> {
+  const generated = input.password === undefined ? generatePassword() : undefined;
+  try {
+    const row = await insertUser(deps.db, {
+      email: input.email.trim(),
+      passwordHash: await hashPassword(input.password ?? (generated as string)),
+      role: input.role,
+    });
+    return generated ? { ...view(row), password: generated } : view(row);
+  } catch (e) {
+    if (isUniqueViolation(e)) {
+      throw new DomainError('conflict', 'a user with this email exists', { param: 'email' });
+    }
+    throw e;
+  }
+}
+
+/**
+ * Changes role, disabled or password (admin). Disabling or a new password revokes the user's
+ * refresh tokens and earlier access JWTs; every process drops its cached state via NOTIFY.
+ */
+export async function updateUser(
+  deps: Deps,
+  actor: UserPrincipal,
+  id: string,
+  input: {
+    role?: 'admin' | 'member' | undefined;
+    disabled?: boolean | undefined;
+    password?: string | undefined;
+  },
+): Promise<UserView> {
+  if (id === actor.userId && (input.disabled === true || input.role === 'member')) {
+    throw new DomainError('conflict', 'admins cannot disable or demote themselves');
+  }
+  const passwordHash =
+    input.password === undefined ? undefined : await hashPassword(input.password);
+  const now = deps.clock.now();
+  const row = await deps.db.transaction().execute(async (trx) => {
+    const revoke = passwordHash !== undefined || input.disabled === true;
+    const updated = await trx
+      .updateTable('users')
+      .set({
+        ...(input.role !== undefined ? { role: input.role } : {}),
+        ...(input.disabled !== undefined ? { disabled: input.disabled } : {}),
+        ...(passwordHash !== undefined ? { password_hash: passwordHash } : {}),
+        ...(revoke ? { token_generation: sql<number>`token_generation + 1` } : {}),
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .returning(columns)
+      .executeTakeFirst();
+    if (!updated) return undefined;
+    if (revoke) await revokeUserFamilies(trx, id, now);
+    await publishAuthEvent(trx, { k: 'user', id });
+    return updated;
+  });
+  if (!row) throw new DomainError('not_found', 'user not found');
+  deps.auth.invalidate({ k: 'user', id });
+  return view(row);
+}
