@@ -273,5 +273,16 @@ describe('/v1 streams that fail', () => {
     expect(seen).toBe(2);
     await vi.waitFor(() => expect(env.fake.closedConnections).toBe(1), { timeout: 5000 });
     expect(env.fake.requests('POST /v1/chat/completions')[0]?.aborted).toBe(true);
+    // recorded as aborted, billed for what was produced
+    await vi.waitFor(async () => {
+      await env.s.deps.requestLog.flush();
+      const row = await env.s.testDb.db
+        .selectFrom('request_logs')
+        .selectAll()
+        .where('model', '=', 'oa-mini')
+        .where('status', '=', 'aborted')
+        .executeTakeFirst();
+      expect(row?.output_tokens).toBeGreaterThan(0);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CompatEnv, startCompatEnv } from './compat-fixtures.ts';
 
 let env: CompatEnv;
@@ -101,6 +101,13 @@ describe('OpenAI-compatible /v1 through the official openai SDK', () => {
     expect(last?.usage?.completion_tokens).toBeGreaterThan(0);
     expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+    // streamed replies bypass Fastify's onResponse; they are still counted by route template
+    await vi.waitFor(async () => {
+      const text = await env.s.deps.metrics.registry.metrics();
+      expect(text).toMatch(
+        /tollgate_http_request_duration_seconds_count\{[^}]*route="\/v1\/chat\/completions"[^}]*status="200"[^}]*\} [1-9]/,
+      );
+    });
   });
 
   it('sends no usage chunk unless include_usage is set', async () => {

@@ -15,6 +15,7 @@ import {
 import type { ChatRequest } from '@tollgate/providers';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import { routeLabel } from '../metrics-routes.ts';
 import { rememberPrincipal } from '../request-principal.ts';
 import { messagesBodySchema } from './anthropic.schemas.ts';
 import {
@@ -120,13 +121,36 @@ type StreamEncoder = {
 
 /** Streams gateway events through a surface encoder; a failure after the first byte goes in-band. */
 async function pipeStream(
+  deps: Deps,
+  req: FastifyRequest,
   reply: FastifyReply,
   stream: GatewayStream,
   signal: AbortSignal,
   enc: StreamEncoder,
   errorFrame: (e: CompatError) => string,
-  log: FastifyRequest['log'],
 ): Promise<void> {
+  const log = req.log;
+  // A hijacked reply skips onResponse: the duration metric and the log line are ours to write.
+  reply.raw.once('close', () => {
+    const status = String(reply.raw.statusCode);
+    deps.metrics.httpRequestDuration.observe(
+      { route: routeLabel(req), method: 'POST', status },
+      reply.elapsedTime / 1000,
+    );
+    log.info(
+      {
+        method: req.method,
+        route: routeLabel(req),
+        status: reply.raw.statusCode,
+        latencyMs: Math.round(reply.elapsedTime * 100) / 100,
+        userId: req.principalUserId,
+        keyId: req.principalKeyId,
+        model: req.logModel,
+        stream: true,
+      },
+      'request',
+    );
+  });
   const sse = openSse(reply);
   try {
     if (!(await sse.write(enc.start()))) return;
@@ -246,6 +270,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       return sendError(reply, 'openai', invalidBody(parsed.error));
     }
     const body = parsed.data;
+    req.logModel = body.model;
     const input: ChatRequest = openaiToCanonical(body);
     const ac = clientAbort(reply);
     const call = callContext(req, 'openai', ac.signal);
@@ -260,7 +285,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       created: stream.created,
       includeUsage: body.stream_options?.include_usage === true,
     });
-    await pipeStream(reply, stream, ac.signal, enc, (e) => sseData(openaiErrorBody(e)), req.log);
+    await pipeStream(deps, req, reply, stream, ac.signal, enc, (e) => sseData(openaiErrorBody(e)));
     return reply;
   });
 
@@ -271,6 +296,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       return sendError(reply, 'openai', invalidBody(parsed.error));
     }
     const body = parsed.data;
+    req.logModel = body.model;
     const ac = clientAbort(reply);
     const result = await createEmbeddings(
       deps,
@@ -291,6 +317,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       return sendError(reply, 'anthropic', invalidBody(parsed.error));
     }
     const body = parsed.data;
+    req.logModel = body.model;
     const input = anthropicToCanonical(body);
     const ac = clientAbort(reply);
     const call = callContext(req, 'anthropic', ac.signal);
@@ -303,13 +330,8 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       id: messageId(undefined, stream.requestId),
       model: stream.model,
     });
-    await pipeStream(
-      reply,
-      stream,
-      ac.signal,
-      enc,
-      (e) => sseEvent('error', anthropicErrorBody(e)),
-      req.log,
+    await pipeStream(deps, req, reply, stream, ac.signal, enc, (e) =>
+      sseEvent('error', anthropicErrorBody(e)),
     );
     return reply;
   });
