@@ -73,3 +73,13 @@ export function resolveRouteTemplate(req: FastifyRequest): string {
 
 /** The method as a label: anything exotic is one series. */
 export const methodLabel = (method: string) => (METHODS.has(method) ? method : 'OTHER');
+
+/**
+ * The model a request body asks for, for the request log line only (never a metric label: it
+ * is caller input). Gateway routes may overwrite `req.logModel` with the resolved catalog name.
+ */
+export function requestedModel(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null || !('model' in body)) return undefined;
+  const model = (body as { model: unknown }).model;
+  return typeof model === 'string' && model.length > 0 ? model.slice(0, 200) : undefined;
+}

@@ -8,7 +8,12 @@ import {
 } from '@tollgate/telemetry';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
-import { methodLabel, resolveRouteTemplate, UNKNOWN_ROUTE } from './metrics-labels.ts';
+import {
+  methodLabel,
+  requestedModel,
+  resolveRouteTemplate,
+  UNKNOWN_ROUTE,
+} from './metrics-labels.ts';
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
@@ -53,6 +58,10 @@ export async function registerMetrics(app: FastifyInstance, deps: Deps): Promise
   // Before the handler: the REST bridge rewrites req.raw.url while it runs.
   app.addHook('onRequest', async (req) => {
     req.routeTemplate = resolveRouteTemplate(req);
+  });
+  // The log line names the model of model calls (/v1/*, chat, embeddings: JSON bodies).
+  app.addHook('preHandler', async (req) => {
+    req.logModel ??= requestedModel(req.body);
   });
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpRequestDuration.observe(

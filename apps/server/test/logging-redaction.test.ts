@@ -207,6 +207,12 @@ describe('request logs', () => {
     const model = requests.find((l) => l.route === '/test/model-call');
     expect(model).toMatchObject({ model: 'mock-echo', status: 200 });
     expect(requests.find((l) => l.route === '/metrics')).toMatchObject({ status: 200 });
+    // A model call's line names the model it asked for.
+    expect(requests.find((l) => l.route === '/v1/chat/completions')).toMatchObject({
+      model: 'gpt-4o-mini',
+      userId: member.id,
+      keyId: member.apiKeyId,
+    });
     // Routes are templates: no raw ids or unknown paths.
     expect(requests.some((l) => String(l.route).includes(member.id))).toBe(false);
   });
