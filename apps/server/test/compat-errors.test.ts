@@ -197,6 +197,29 @@ describe('/v1 error shapes', () => {
     expect(ok.statusCode).toBe(200);
   });
 
+  it('upstream 429 after retries: 429 with retry-after in each surface shape', async () => {
+    const limited = { status: 429, headers: { 'retry-after': '0' } };
+    env.fake.script('POST /v1/chat/completions', [limited, limited, limited]);
+    const o = await fetch(`${env.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${env.user.apiKey}` },
+      body: chatBody({ model: 'oa-mini' }),
+    });
+    expect(o.status).toBe(429);
+    expect(o.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await o.json()).toMatchObject(openaiShape('rate_limit_error', 'upstream_rate_limited'));
+
+    env.fake.script('POST /v1/messages', [limited, limited, limited]);
+    const a = await fetch(`${env.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': env.user.apiKey },
+      body: messagesBody({ model: 'an-sonnet' }),
+    });
+    expect(a.status).toBe(429);
+    expect(a.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await a.json()).toMatchObject(anthropicShape('rate_limit_error'));
+  });
+
   it('unknown /v1 routes: 404 in OpenAI shape', async () => {
     const res = await fetch(`${env.url}/v1/completions-nope`, {
       headers: { authorization: `Bearer ${env.user.apiKey}` },
