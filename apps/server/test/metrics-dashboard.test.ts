@@ -102,7 +102,7 @@ describe('deploy/prometheus', () => {
   it('scrapes the server service on /metrics', () => {
     const yml = readFileSync(deploy('prometheus/prometheus.yml'), 'utf8');
     expect(yml).toMatch(/metrics_path: \/metrics/);
-    expect(yml).toContain("targets: ['server:3000']");
+    expect(yml).toMatch(/targets: \[["']server:3000["']\]/);
     expect(yml).toMatch(/METRICS_TOKEN/);
   });
 

@@ -16,10 +16,18 @@ function channel() {
     setImmediate(() => to.emit('message', JSON.parse(JSON.stringify(m))));
   let open = true;
   const child = Object.assign(parentSide, {
-    send: (m: unknown) => (open ? (deliver(childSide, m), true) : false),
+    send: (m: unknown) => {
+      if (open) deliver(childSide, m);
+      return open;
+    },
     isConnected: () => open,
   });
-  const proc = Object.assign(childSide, { send: (m: unknown) => (deliver(parentSide, m), true) });
+  const proc = Object.assign(childSide, {
+    send: (m: unknown) => {
+      deliver(parentSide, m);
+      return true;
+    },
+  });
   return { child, proc, close: () => (open = false) };
 }
 
