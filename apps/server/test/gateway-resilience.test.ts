@@ -48,10 +48,7 @@ afterAll(async () => {
 });
 beforeEach(() => fake.reset());
 
-/**
- * Over a real socket: light-my-request's inject closes the request stream early, which reads as a
- * client abort to the procedure's signal (fastify/light-my-request#279).
- */
+/** Over a real socket, as a third-party REST caller does (the request's abort signal is real). */
 async function chat(model: string, content = 'hello upstream') {
   const res = await fetch(`${baseUrl}/api/chat/completions`, {
     method: 'POST',
@@ -189,7 +186,10 @@ describe('retries and fallbacks', () => {
 
 describe('chat.stream', () => {
   it('streams through the typed client and records provider usage', async () => {
-    const { events, error } = await runStream({ model: 'mock-echo', content: 'one two three' });
+    const { events, error, requestId } = await runStream({
+      model: 'mock-echo',
+      content: 'one two three',
+    });
     expect(error).toBeNull();
     expect(events[0]).toMatchObject({ type: 'start', model: 'mock-echo', provider: 'mock' });
     const text = events
@@ -198,7 +198,7 @@ describe('chat.stream', () => {
       .join('');
     expect(text).toBe('one two three');
     expect(events.some((e) => e.type === 'finish')).toBe(true);
-    const requestId = (events[0] as { requestId: string }).requestId;
+    expect(events[0]).toMatchObject({ requestId });
     const r = await row(requestId);
     expect(r).toMatchObject({ status: 'ok', usage_estimated: false, output_tokens: 4 });
     expect(r?.ttft_ms).not.toBeNull();
@@ -243,7 +243,7 @@ describe('chat.stream', () => {
 
   it('ends a stream cut mid-way with an error event and records partial usage', async () => {
     fake.script(CHAT, [{ stream: ['alpha ', 'beta ', 'gamma ', 'delta '], dropAfter: 2 }]);
-    const { events, error } = await runStream({ model: 'fake-solo', content: 'x' });
+    const { events, error, requestId } = await runStream({ model: 'fake-solo', content: 'x' });
     expect(error).toBeNull();
     const last = events.at(-1);
     expect(last).toMatchObject({ type: 'error', code: 'upstream_error' });
@@ -253,7 +253,7 @@ describe('chat.stream', () => {
       .map((e) => e.content ?? '')
       .join('');
     expect(text).toBe('alpha beta ');
-    const r = await row((events[0] as { requestId: string }).requestId);
+    const r = await row(requestId);
     expect(r).toMatchObject({
       status: 'error',
       error_code: 'upstream_error',
@@ -284,8 +284,8 @@ describe('chat.stream', () => {
 
   it('a client abort mid-stream stops the upstream and records the row as aborted', async () => {
     fake.script(CHAT, [{ stream: ['a ', 'b ', 'c ', 'd ', 'e ', 'f '], chunkDelayMs: 100 }]);
-    const { events } = await runStream({ model: 'fake-solo', content: 'x' }, 2);
-    const requestId = (events[0] as { requestId: string }).requestId;
+    const { events, requestId } = await runStream({ model: 'fake-solo', content: 'x' }, 2);
+    expect(events[0]).toMatchObject({ type: 'start', requestId });
     const r = await until(() => row(requestId), 'the aborted row');
     expect(r).toMatchObject({ status: 'aborted', error_code: null });
     expect(r.output_tokens).toBeGreaterThan(0);
