@@ -49,7 +49,10 @@ afterAll(async () => {
   if (proc && proc.exitCode === null) {
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGTERM');
+    // The primary stops its children first; never leave it running if that hangs.
+    const force = setTimeout(() => proc.kill('SIGKILL'), 20_000);
     await exited;
+    clearTimeout(force);
   }
   await testDb?.drop();
 });
