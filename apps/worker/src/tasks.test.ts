@@ -25,6 +25,14 @@ beforeEach(async () => {
 async function runReadyJobs(workerIds: string[]): Promise<void> {
   const rt: WorkerRuntime = { deps, workerIds: new Set(workerIds) };
   await runOnce({ pgPool: testDb.pool, taskList: buildTaskList(rt), logger: silent });
+  // runOnce can resolve before its last complete/fail write lands: wait until no job is locked.
+  for (let i = 0; i < 100; i++) {
+    const r = await sql<{ n: number }>`select count(*)::int as n from graphile_worker._private_jobs
+      where locked_by is not null`.execute(testDb.db);
+    if (r.rows[0]?.n === 0) return;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error('jobs stayed locked after runOnce');
 }
 
 type JobRow = { task_identifier: string; attempts: number; last_error: string | null };
