@@ -95,16 +95,32 @@ describe('/openapi.json', () => {
     expect(res.json().error.code).toBe('unauthenticated');
   });
 
-  it('describes the error body of a malformed request too', async () => {
-    const res = await s.app.inject({
+  it('describes the error bodies of malformed JSON, unknown routes and oversized bodies', async () => {
+    const auth = { authorization: `Bearer ${member.apiKey}` };
+    const bad = await s.app.inject({
       method: 'POST',
       url: '/api/auth/login',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${member.apiKey}` },
+      headers: { 'content-type': 'application/json' },
       payload: '{"email": ',
     });
-    expect(res.statusCode).toBeGreaterThanOrEqual(400);
-    expect(res.statusCode).toBeLessThan(500);
-    expect(conforms(res.json(), doc.components.schemas.Error)).toEqual([]);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe('bad_request');
+
+    const missing = await s.app.inject({ method: 'GET', url: '/api/no/such/route', headers: auth });
+    expect(missing.statusCode).toBe(404);
+
+    const big = await s.app.inject({
+      method: 'POST',
+      url: '/api/keys',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }),
+    });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().error.code).toBe('payload_too_large');
+
+    for (const res of [bad, missing, big]) {
+      expect(conforms(res.json(), doc.components.schemas.Error)).toEqual([]);
+    }
   });
 });
 
