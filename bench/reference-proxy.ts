@@ -4,7 +4,8 @@
  */
 import http from 'node:http';
 
-const upstream = new URL(process.env.UPSTREAM ?? 'http://127.0.0.1:1');
+// The upstream URL comes as the first argument.
+const upstream = new URL(process.argv[2] ?? 'http://127.0.0.1:1');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 const server = http.createServer((req, res) => {

@@ -164,8 +164,8 @@ async function main() {
 
     // 2. The floor: a bare forwarding proxy.
     const proxy = startChild(
-      ['bench/reference-proxy.ts'],
-      { UPSTREAM: upstreamUrl },
+      ['bench/reference-proxy.ts', upstreamUrl],
+      {},
       /listening on (http:\/\/\S+)/,
     );
     children.push(proxy.child);

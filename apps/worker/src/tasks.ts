@@ -32,7 +32,9 @@ export const handlers: Handlers = {
   },
   purge_auth_tokens: async (rt, _payload, helpers) => {
     const r = await purgeAuthTokens(rt.deps);
-    helpers.logger.info(`purged ${r.refreshTokens} refresh tokens, ${r.loginFailures} login failures`);
+    helpers.logger.info(
+      `purged ${r.refreshTokens} refresh tokens, ${r.loginFailures} login failures`,
+    );
   },
   unlock_dead_workers: async (rt, _payload, helpers) => {
     const ids = await unlockDeadWorkers(rt.deps);
