@@ -29,6 +29,10 @@ export const handlers: Handlers = {
     const r = await maintainRequestLog(rt.deps);
     if (r.partitionsCreated > 0)
       helpers.logger.info(`request log partitions created: ${r.partitionsCreated}`);
+    if (r.partitionsDropped.length > 0 || r.bodiesDeleted > 0)
+      helpers.logger.info(
+        `request log retention: dropped ${r.partitionsDropped.join(', ') || 'no partitions'}, ${r.bodiesDeleted} bodies`,
+      );
   },
   purge_auth_tokens: async (rt, _payload, helpers) => {
     const r = await purgeAuthTokens(rt.deps);

@@ -3,6 +3,7 @@ import type { UserPrincipal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import { trimDecimal } from '../models/models.service.ts';
+import { applyRequestLogRetention, type RetentionResult } from './request-log.retention.ts';
 import { ensurePartitions, type RequestStatus } from './request-log.writer.ts';
 
 /** A request-log row as PRODUCT.md shows it. */
@@ -202,18 +203,20 @@ export async function claimRequestId(
 }
 
 /**
- * Maintenance: partitions for this month and the next `ahead` months exist; claims older than two
- * days are forgotten (a reconnect comes within seconds).
+ * Maintenance: partitions for this month and the next `ahead` months exist; partitions and bodies
+ * older than LOG_RETENTION_DAYS are dropped; claims older than two days are forgotten (a reconnect
+ * comes within seconds).
  */
 export async function maintainRequestLog(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'config'>,
   ahead = 2,
-): Promise<{ partitionsCreated: number; claimsDeleted: number }> {
+): Promise<{ partitionsCreated: number; claimsDeleted: number } & RetentionResult> {
   const now = deps.clock.now();
   const partitionsCreated = await ensurePartitions(deps.db, now, ahead);
+  const retention = await applyRequestLogRetention(deps.db, now, deps.config.logRetentionDays);
   const res = await deps.db
     .deleteFrom('request_claims')
     .where('created_at', '<', new Date(now.getTime() - 2 * 86_400_000))
     .executeTakeFirst();
-  return { partitionsCreated, claimsDeleted: Number(res.numDeletedRows) };
+  return { partitionsCreated, claimsDeleted: Number(res.numDeletedRows), ...retention };
 }
