@@ -67,7 +67,8 @@ export async function restBridge(app: FastifyInstance, opts: Options): Promise<v
       createContext: async ({ req }: { req: FastifyRequest }) => {
         const ctx = await opts.createContext({ req });
         rememberPrincipal(req, ctx.principal);
-        return ctx;
+        // Same procedures as /trpc; the request log tells the two surfaces apart.
+        return { ...ctx, surface: 'rest' as const };
       },
       responseMeta: trpcResponseMeta,
     } as never);

@@ -6,11 +6,14 @@ export type ReqHeaders = Readonly<Record<string, string | undefined>>;
 
 export type ApiDeps = Deps;
 
+/** /trpc or the REST bridge (/api): both run the same procedures. */
+export type ApiSurface = 'trpc' | 'rest';
+
 export function createContextInner(
   deps: ApiDeps,
   principal: Principal = { kind: 'anonymous' },
   headers: ReqHeaders = {},
-  meta: { requestId?: string; ip?: string } = {},
+  meta: { requestId?: string; ip?: string; surface?: ApiSurface } = {},
 ) {
   return {
     ...deps,
@@ -18,6 +21,8 @@ export function createContextInner(
     headers,
     requestId: meta.requestId ?? '',
     ip: meta.ip ?? '',
+    /** Which adapter made this context: the request log's `surface` for gateway calls. */
+    surface: meta.surface ?? 'trpc',
     /** Response headers a procedure wants set (retry-after); applied by responseMeta. */
     resHeaders: new Map<string, string>(),
   };
@@ -37,7 +42,7 @@ function pickHeaders(h: Record<string, string | string[] | undefined>): ReqHeade
 
 /** Runs once per HTTP request for /trpc and /api; never throws on bad credentials. */
 export const makeCreateContext =
-  (deps: ApiDeps) =>
+  (deps: ApiDeps, surface: ApiSurface = 'trpc') =>
   async ({ req }: Pick<CreateFastifyContextOptions, 'req'>) => {
     const h = req.headers;
     const principal = await authenticate(deps, {
@@ -46,5 +51,6 @@ export const makeCreateContext =
     return createContextInner(deps, principal, pickHeaders(h), {
       requestId: String(req.id),
       ip: req.ip,
+      surface,
     });
   };

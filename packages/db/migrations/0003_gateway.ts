@@ -48,6 +48,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       usage_estimated boolean not null default false,
       cost_usd numeric(20,10),
       cache_hit boolean not null default false,
+      -- Which surface took the call; null only for rows written outside the gateway.
+      surface text check (surface in ('trpc', 'rest', 'openai', 'anthropic', 'batch')),
       created_at timestamptz not null default now(),
       primary key (id, created_at)
     ) partition by range (created_at)`.execute(db);

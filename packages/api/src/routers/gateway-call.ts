@@ -15,7 +15,7 @@ export function callContext(
     principal: ctx.principal,
     requestId: opts.requestId ?? (ctx.requestId || randomUUID()),
     signal: signal ?? never,
-    surface: opts.surface ?? 'trpc',
+    surface: opts.surface ?? ctx.surface,
     cache: cache === 'on' || cache === 'off' ? cache : undefined,
   };
 }

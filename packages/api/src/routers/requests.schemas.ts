@@ -24,6 +24,8 @@ export const RequestLogRow = z.object({
   /** Exact decimal string; null when the model is unpriced. */
   costUsd: z.string().nullable(),
   cacheHit: z.boolean(),
+  /** Which surface took the call: trpc, rest (/api), openai or anthropic (/v1), batch. */
+  surface: z.enum(['trpc', 'rest', 'openai', 'anthropic', 'batch']).nullable(),
   createdAt: z.iso.datetime(),
 });
 

@@ -112,6 +112,7 @@ function record(
     usage: o.usage,
     usageEstimated: o.usageEstimated,
     cacheHit: false,
+    surface: call.surface,
     createdAt: startedAt,
     prices: {
       input: m.inputPricePerMTok,

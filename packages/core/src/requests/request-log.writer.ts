@@ -2,6 +2,7 @@ import type { DB } from '@tollgate/db';
 import type { Usage } from '@tollgate/providers';
 import type { Logger } from '@tollgate/telemetry';
 import { type Kysely, sql } from 'kysely';
+import type { Surface } from '../gateway/gateway.types.ts';
 
 export type RequestStatus = 'ok' | 'error' | 'aborted' | 'rejected';
 
@@ -30,6 +31,8 @@ export type RequestLogEntry = {
   usage: Usage;
   usageEstimated: boolean;
   cacheHit: boolean;
+  /** Which surface took the call (the gateway always sets it). */
+  surface?: Surface | undefined;
   createdAt: Date;
   prices: ModelPrices;
   /** Omitted when bodies are not logged (LOG_BODIES=false); a key with log_bodies=false drops them at write. */
@@ -84,6 +87,7 @@ async function insertBatch(db: Kysely<DB>, rows: RequestLogEntry[]): Promise<voi
       reasoning_tokens: r.usage.reasoningTokens,
       usage_estimated: r.usageEstimated,
       cache_hit: r.cacheHit,
+      surface: r.surface ?? null,
       created_at: r.createdAt.toISOString(),
       // Prices travel as strings and are cast to numeric in SQL: cost never touches a float.
       p_in: r.prices.input,
@@ -109,7 +113,7 @@ async function insertBatch(db: Kysely<DB>, rows: RequestLogEntry[]): Promise<voi
       insert into request_logs (id, request_id, user_id, key_id, batch_item_id, model, provider,
         upstream_model, status, error_code, latency_ms, ttft_ms, input_tokens, cached_input_tokens,
         cache_write_tokens, output_tokens, reasoning_tokens, usage_estimated, cost_usd, cache_hit,
-        created_at)
+        surface, created_at)
       select v.id, v.request_id, v.user_id, v.key_id, v.batch_item_id, v.model, v.provider,
         v.upstream_model, v.status, v.error_code, v.latency_ms, v.ttft_ms, v.input_tokens,
         v.cached_input_tokens, v.cache_write_tokens, v.output_tokens, v.reasoning_tokens,
@@ -124,12 +128,12 @@ async function insertBatch(db: Kysely<DB>, rows: RequestLogEntry[]): Promise<voi
             + v.output_tokens::numeric * v.p_out
           ) / 1000000
         end,
-        v.cache_hit, v.created_at
+        v.cache_hit, v.surface, v.created_at
       from jsonb_to_recordset(${meta}::jsonb) as v(id uuid, request_id text, user_id uuid,
         key_id uuid, batch_item_id text, model text, provider text, upstream_model text,
         status text, error_code text, latency_ms integer, ttft_ms integer, input_tokens integer,
         cached_input_tokens integer, cache_write_tokens integer, output_tokens integer,
-        reasoning_tokens integer, usage_estimated boolean, cache_hit boolean,
+        reasoning_tokens integer, usage_estimated boolean, cache_hit boolean, surface text,
         created_at timestamptz, p_in numeric, p_out numeric, p_cached numeric, p_write numeric)
       on conflict do nothing`.execute(trx);
     if (bodies.length > 0) {

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { UserPrincipal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
+import type { Surface } from '../gateway/gateway.types.ts';
 import { trimDecimal } from '../models/models.service.ts';
 import { applyRequestLogRetention, type RetentionResult } from './request-log.retention.ts';
 import { ensurePartitions, type RequestStatus } from './request-log.writer.ts';
@@ -28,6 +29,8 @@ export type RequestLogRow = {
   usageEstimated: boolean;
   costUsd: string | null;
   cacheHit: boolean;
+  /** Which surface took the call: trpc, rest (/api), openai or anthropic (/v1), batch. */
+  surface: Surface | null;
   createdAt: string;
 };
 
@@ -61,6 +64,7 @@ function baseQuery(deps: Pick<Deps, 'db'>) {
       'r.usage_estimated',
       'r.cost_usd',
       'r.cache_hit',
+      'r.surface',
       'r.created_at',
     ]);
 }
@@ -89,6 +93,7 @@ function toRow(r: Raw): RequestLogRow {
     usageEstimated: r.usage_estimated,
     costUsd: trimDecimal(r.cost_usd),
     cacheHit: r.cache_hit,
+    surface: r.surface,
     createdAt: r.created_at.toISOString(),
   };
 }

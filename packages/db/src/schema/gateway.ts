@@ -23,6 +23,7 @@ export interface ModelsTable {
 }
 
 export type RequestStatus = 'ok' | 'error' | 'aborted' | 'rejected';
+export type RequestSurface = 'trpc' | 'rest' | 'openai' | 'anthropic' | 'batch';
 
 export interface RequestLogsTable {
   id: Generated<string>;
@@ -45,6 +46,7 @@ export interface RequestLogsTable {
   usage_estimated: Generated<boolean>;
   cost_usd: NullableDecimal;
   cache_hit: Generated<boolean>;
+  surface: RequestSurface | null;
   created_at: TimestampDefault;
 }
 
