@@ -64,7 +64,7 @@ afterAll(async () => {
   if (home) rmSync(home, { recursive: true, force: true });
 }, 30_000);
 
-describe('cluster mode with DATABASE_URL', () => {
+describe('cluster mode with DATABASE_URL', { timeout: 90_000 }, () => {
   it('uses the given database: no embedded postgres, a generated first-admin banner', () => {
     expect(existsSync(join(home, 'pg'))).toBe(false);
     const out = tollgate.stdout();

@@ -53,7 +53,8 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 }, 30_000);
 
-describe('pnpm start lifecycle (embedded Postgres)', () => {
+// Real processes, initdb and Postgres restarts: slow on a loaded machine, hence the long timeout.
+describe('pnpm start lifecycle (embedded Postgres)', { timeout: 120_000 }, () => {
   it('refuses a bad PORT before starting anything, naming PORT', async () => {
     const r = start({ PORT: 'abc' });
     const { code } = await r.exited;

@@ -30,7 +30,7 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string): Prom
   throw new Error(`timed out: ${what}`);
 }
 
-describe('worker process', () => {
+describe('worker process', { timeout: 60_000 }, () => {
   it('beats at start, and on SIGTERM stops cleanly (exit 0) and removes its heartbeat', async () => {
     const proc = spawn(nodeBin, [entry], {
       env: {
