@@ -4,6 +4,7 @@ import { type AppRouter, appRouter, makeCreateContext } from '@tollgate/api';
 import { checkReadiness, type Deps } from '@tollgate/core';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { installBodyLimits } from './body-limits.ts';
 import { compatRoutes } from './compat/compat.plugin.ts';
 import { identityRoutes } from './jwks.ts';
 import { registerMetrics, routeLabel } from './metrics-routes.ts';
@@ -31,6 +32,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     trustProxy: false,
   });
 
+  // 20 MiB for chat/embeddings, 1 MiB for the rest of /api and /trpc, 413 in each surface's shape.
+  installBodyLimits(app);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
