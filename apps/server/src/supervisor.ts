@@ -8,6 +8,7 @@ import {
   childEnvironment,
   loadConfig,
   loadDotEnv,
+  withSecret,
 } from '@tollgate/config';
 import { bootstrapFirstAdmin, ensureSigningKey, seedModels } from '@tollgate/core';
 import {
@@ -18,7 +19,6 @@ import {
   startEmbeddedPostgres,
 } from '@tollgate/db';
 import { createLogger } from '@tollgate/telemetry';
-import { loadOrCreateDevSecret } from './dev-secret.ts';
 import { createClusterMetricsHub } from './metrics-cluster.ts';
 
 const workerEntry = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
@@ -68,7 +68,7 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
     });
     databaseUrl = embedded.url('tollgate');
   }
-  const secret = config.secret ?? loadOrCreateDevSecret(config.home);
+  const secret = withSecret(config).secret as string;
 
   const pool = createPool(databaseUrl, {
     max: 2,

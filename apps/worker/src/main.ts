@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { ConfigError, loadConfig, loadDotEnv } from '@tollgate/config';
+import { ConfigError, loadConfig, loadDotEnv, withSecret } from '@tollgate/config';
 import {
   createAuthRuntime,
   createRequestLogWriter,
@@ -23,7 +23,8 @@ import { buildTaskList, crontab, type WorkerRuntime } from './tasks.ts';
 loadDotEnv();
 let config: ReturnType<typeof loadConfig>;
 try {
-  config = loadConfig();
+  // Without TOLLGATE_SECRET, share the one stored under TOLLGATE_HOME (compose mounts one volume).
+  config = withSecret(loadConfig());
 } catch (e) {
   if (!(e instanceof ConfigError)) throw e;
   for (const line of e.problems) process.stderr.write(`  ${line}\n`);

@@ -1,2 +1,3 @@
 export type { Config } from './config.ts';
 export { ConfigError, childEnvironment, loadConfig, loadDotEnv } from './config.ts';
+export { loadOrCreateStoredSecret, withSecret } from './dev-secret.ts';
