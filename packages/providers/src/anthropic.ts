@@ -11,6 +11,7 @@ import type {
   Tool,
 } from '@anthropic-ai/sdk/resources/messages';
 import { toProviderError } from './errors.ts';
+import { createHttpFetch } from './http-fetch.ts';
 import type {
   CallOptions,
   ChatMessage,
@@ -292,6 +293,8 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
     timeout: opts.timeoutMs ?? 600_000,
     // Tollgate owns retries.
     maxRetries: 0,
+    // node:http with pooled keep-alive sockets instead of the global fetch (http-fetch.ts: why).
+    fetch: createHttpFetch(),
   });
 
   return {

@@ -6,6 +6,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import { toProviderError } from './errors.ts';
+import { createHttpFetch } from './http-fetch.ts';
 import type {
   CallOptions,
   ChatRequest,
@@ -104,6 +105,8 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     timeout: opts.timeoutMs ?? 600_000,
     // Tollgate owns retries (fallbacks would multiply the SDK's own).
     maxRetries: 0,
+    // node:http with pooled keep-alive sockets instead of the global fetch (http-fetch.ts: why).
+    fetch: createHttpFetch(),
   });
   const useCompletionTokens = (opts.baseUrl ?? OPENAI_URL).replace(/\/+$/, '') === OPENAI_URL;
 
