@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import { type AppRouter, appRouter, makeCreateContext } from '@tollgate/api';
 import { checkReadiness, type Deps } from '@tollgate/core';
+import { lazyChildLogger } from '@tollgate/telemetry';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { installBodyLimits } from './body-limits.ts';
@@ -29,6 +30,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
     // Our own one-line-per-request log (onResponse) replaces Fastify's two lines.
     logController: new LogController({ disableRequestLogging: true }),
+    // Per-request children only when a line is written (lazy-child.ts: why).
+    childLoggerFactory: lazyChildLogger as never,
     trustProxy: false,
   });
 

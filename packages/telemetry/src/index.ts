@@ -4,6 +4,7 @@ export {
   createMetricsHub,
   requestClusterMetrics,
 } from './cluster-metrics.ts';
+export { lazyChildLogger } from './lazy-child.ts';
 export type { Logger, LoggerOptions } from './logger.ts';
 export { createLogger, redactPaths, scrubSecrets } from './logger.ts';
 export type { MetricSources, Metrics, PoolStats } from './metrics.ts';
