@@ -20,6 +20,7 @@ import {
 } from '@tollgate/db';
 import { createLogger } from '@tollgate/telemetry';
 import { createClusterMetricsHub } from './metrics-cluster.ts';
+import { serverExecArgv } from './v8-flags.ts';
 
 const workerEntry = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
 
@@ -103,6 +104,8 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
   // A server process's GET /metrics is answered with every child's metrics, merged here.
   const metricsHub = createClusterMetricsHub();
 
+  // Server processes get the V8 flags of v8-flags.ts (why: there).
+  cluster.setupPrimary({ execArgv: serverExecArgv(process.execArgv) });
   const startServer = () => {
     const w = cluster.fork(childEnv);
     const child = track(w);
