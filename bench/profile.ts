@@ -1,11 +1,11 @@
 /**
- * `pnpm bench`: Tollgate's overhead, measured against two references in one run on this machine:
- *   upstream — the fake OpenAI upstream called directly (what a client pays without any gateway);
- *   floor    — a bare node:http forwarding proxy (bench/reference-proxy.ts), the least any Node
- *              gateway can add;
- *   tollgate — /v1/chat/completions with an API key, request logging on.
- * Each target runs in its own process; CPU time comes from /proc of the serving process.
- * Writes docs/benchmarks.md. Not a test: nothing here asserts.
+ * Profiling driver for the overhead benchmark (bench/NOTES.md): the same targets and load steps
+ * as bench/run.ts, but it writes nothing and can instrument Tollgate's serving process.
+ *   node bench/profile.ts --quick [--only=upstream,floor,tollgate] [--no-bodies]
+ *     [--tg-node-arg=--cpu-prof --tg-node-arg=--cpu-prof-dir=/tmp/prof]   (passed to node)
+ *     [--gc-tail]      print the serving process's last --trace-gc lines (with --tg-node-arg=--trace-gc)
+ *     [--hold=15000]   after the load, wait and print RSS again (does the heap shrink back?)
+ * Prints each target's figures row plus Tollgate's RSS right after start-up.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ const BODY = JSON.stringify({
 });
 const STREAM_BODY = JSON.stringify({ ...JSON.parse(BODY), stream: true });
 const quick = process.argv.includes('--quick');
+const nodeArgs = process.argv.filter((a) => a.startsWith('--tg-node-arg=')).map((a) => a.slice(14));
 const DURATION_S = quick ? 3 : 10;
 const C1_REQUESTS = quick ? 300 : 2000;
 const TTFB_REQUESTS = quick ? 50 : 300;
@@ -164,8 +165,8 @@ async function main() {
 
     // 2. The floor: a bare forwarding proxy.
     const proxy = startChild(
-      ['bench/reference-proxy.ts'],
-      { UPSTREAM: upstreamUrl },
+      ['bench/reference-proxy.ts', upstreamUrl],
+      {},
       /listening on (http:\/\/\S+)/,
     );
     children.push(proxy.child);
@@ -175,18 +176,17 @@ async function main() {
     const home = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
     const password = 'bench-password-0123456789';
     const tg = startChild(
-      ['apps/server/src/main.ts', '--no-worker'],
+      [...nodeArgs, 'apps/server/src/main.ts', '--no-worker'],
       {
         TOLLGATE_HOME: home,
         PORT: '0',
         WEB_CONCURRENCY: '1',
         LOG_LEVEL: 'warn',
-        LOG_BODIES: 'true',
+        LOG_BODIES: process.argv.includes('--no-bodies') ? 'false' : 'true',
         OPENAI_API_KEY: 'sk-bench',
         OPENAI_BASE_URL: `${upstreamUrl}/v1`,
         TOLLGATE_ADMIN_EMAIL: 'bench@example.com',
         TOLLGATE_ADMIN_PASSWORD: password,
-        ...(process.env.TG_NODE_OPTIONS ? { NODE_OPTIONS: process.env.TG_NODE_OPTIONS } : {}),
       },
       /listening on (http:\/\/\S+)/,
     );
@@ -220,7 +220,18 @@ async function main() {
 
     const rows: string[] = [];
     const figures: Record<string, Record<string, number>> = {};
-    const only = (process.env.ONLY ?? 'floor,tollgate').split(',');
+    console.log(
+      'rss at start',
+      rssMb(health.pid).toFixed(0),
+      JSON.stringify(
+        readFileSync(`/proc/${health.pid}/status`, 'utf8').match(
+          /(VmRSS|RssAnon|RssFile|VmHWM):.*$/gm,
+        ),
+      ),
+    );
+    const only = (
+      process.argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'floor,tollgate'
+    ).split(',');
     for (const t of targets.filter((x) => only.includes(x.name))) {
       const c1 = await sequential(t, BODY, C1_REQUESTS, 'totalMs');
       const ttfb = await sequential(t, STREAM_BODY, TTFB_REQUESTS, 'ttfbMs');
@@ -242,9 +253,28 @@ async function main() {
       console.log(rows.at(-1));
     }
 
-    if (process.env.HOLD) {
+    if (process.argv.includes('--gc-tail'))
+      console.log(
+        tg
+          .output()
+          .split('\n')
+          .filter((l) => /Mark-Compact|Scavenge/.test(l))
+          .slice(-8)
+          .join('\n'),
+      );
+    const hold = Number(process.argv.find((a) => a.startsWith('--hold='))?.slice(7) ?? 0);
+    if (hold > 0) {
       console.log('holding; pid', health.pid);
-      await new Promise((r) => setTimeout(r, Number(process.env.HOLD)));
+      await new Promise((r) => setTimeout(r, hold));
+      console.log('rss after hold', rssMb(health.pid).toFixed(0));
+      console.log(
+        tg
+          .output()
+          .split('\n')
+          .filter((l) => /Mark-Compact/.test(l))
+          .slice(-5)
+          .join('\n'),
+      );
     }
   } finally {
     stopAll();
