@@ -5,6 +5,7 @@
  *     [--tg-node-arg=--cpu-prof --tg-node-arg=--cpu-prof-dir=/tmp/prof]   (passed to node)
  *     [--gc-tail]      print the serving process's last --trace-gc lines (with --tg-node-arg=--trace-gc)
  *     [--hold=15000]   after the load, wait and print RSS again (does the heap shrink back?)
+ *     [--c1-again]     after the load, measure c=1 and TTFB again on the warmed-up process
  * Prints each target's figures row plus Tollgate's RSS right after start-up.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -233,11 +234,22 @@ async function main() {
       process.argv.find((a) => a.startsWith('--only='))?.slice(7) ?? 'floor,tollgate'
     ).split(',');
     for (const t of targets.filter((x) => only.includes(x.name))) {
+      const t0 = cpuTicks(t.pid);
       const c1 = await sequential(t, BODY, C1_REQUESTS, 'totalMs');
+      console.log(
+        `${t.name} c=1 CPU µs/req incl. warm-up ~${(((cpuTicks(t.pid) - t0) / CLK_TCK / (C1_REQUESTS + Math.min(50, C1_REQUESTS))) * 1e6).toFixed(0)}`,
+      );
       const ttfb = await sequential(t, STREAM_BODY, TTFB_REQUESTS, 'ttfbMs');
       const c16 = await load(t, 16);
       const c64 = await load(t, 64);
       const rss = rssMb(t.pid);
+      if (process.argv.includes('--c1-again')) {
+        const again = await sequential(t, BODY, C1_REQUESTS, 'totalMs');
+        const ttfb2 = await sequential(t, STREAM_BODY, TTFB_REQUESTS, 'ttfbMs');
+        console.log(
+          `${t.name} warm: c=1 p50 ${again.p50.toFixed(3)} TTFB p50 ${ttfb2.p50.toFixed(3)}`,
+        );
+      }
       figures[t.name] = {
         c1p50: c1.p50,
         c1p99: c1.p99,
