@@ -1,28 +1,14 @@
 import type { Config } from '@tollgate/config';
-import { createAuthRuntime, createRequestLogWriter, type Deps, systemClock } from '@tollgate/core';
-import { createDb, createPool } from '@tollgate/db';
-import { createProviders } from '@tollgate/providers';
-import { createMetrics, type Logger } from '@tollgate/telemetry';
-import { Registry } from 'prom-client';
+import { createDeps, type Deps } from '@tollgate/core';
+import { createPool } from '@tollgate/db';
+import type { Logger } from '@tollgate/telemetry';
 
-/** The composition root of one server process: pool, db, clock. */
+/** The composition root of one server process: its pool, and every service on it. */
 export function createServerDeps(config: Config, log: Logger, databaseUrl: string): Deps {
   const pool = createPool(databaseUrl, {
     max: 20,
     applicationName: 'tollgate-server',
     onError: (err) => log.warn({ err: err.message }, 'database connection error'),
   });
-  const db = createDb(pool);
-  return {
-    db,
-    pool,
-    requestLog: createRequestLogWriter({ db, log }),
-    config,
-    log,
-    metrics: createMetrics(new Registry()),
-    providers: createProviders(config),
-    clock: systemClock,
-    auth: createAuthRuntime(pool, log),
-    startedAt: new Date(),
-  };
+  return createDeps({ config, log, pool });
 }

@@ -1,23 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { ConfigError, loadConfig, loadDotEnv, withSecret } from '@tollgate/config';
-import {
-  createAuthRuntime,
-  createRequestLogWriter,
-  type Deps,
-  recordHeartbeat,
-  removeHeartbeat,
-  systemClock,
-} from '@tollgate/core';
-import { createDb, createPool } from '@tollgate/db';
-import { createProviders } from '@tollgate/providers';
-import {
-  answerMetricsRequests,
-  bindMetricSources,
-  createLogger,
-  createMetrics,
-} from '@tollgate/telemetry';
+import { createDeps, type Deps, recordHeartbeat, removeHeartbeat } from '@tollgate/core';
+import { createPool } from '@tollgate/db';
+import { answerMetricsRequests, bindMetricSources, createLogger } from '@tollgate/telemetry';
 import { run, type WorkerEvents, Logger as WorkerLogger } from 'graphile-worker';
-import { Registry } from 'prom-client';
 import { buildTaskList, crontab, type WorkerRuntime } from './tasks.ts';
 
 loadDotEnv();
@@ -42,19 +28,7 @@ const pool = createPool(config.databaseUrl, {
   applicationName: 'tollgate-worker',
   onError: (err) => log.warn({ err: err.message }, 'database connection error'),
 });
-const db = createDb(pool);
-const deps: Deps = {
-  db,
-  pool,
-  requestLog: createRequestLogWriter({ db, log }),
-  config,
-  log,
-  metrics: createMetrics(new Registry()),
-  providers: createProviders(config),
-  clock: systemClock,
-  auth: createAuthRuntime(pool, log),
-  startedAt: new Date(),
-};
+const deps: Deps = createDeps({ config, log, pool });
 // The primary merges these into every /metrics scrape (pnpm start forks this process with IPC).
 bindMetricSources(deps.metrics, { pool });
 answerMetricsRequests(deps.metrics.registry);

@@ -16,6 +16,7 @@ export {
   publicJwks,
   rotateSigningKey,
 } from './auth/signing-keys.ts';
+export { createDeps } from './create-deps.ts';
 export type { Clock, Deps } from './deps.ts';
 export { systemClock } from './deps.ts';
 export type { DomainErrorCode } from './errors.ts';

@@ -2,18 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '@tollgate/config';
 import { loadConfig } from '@tollgate/config';
 import type { DB } from '@tollgate/db';
-import { createProviders } from '@tollgate/providers';
-import { createLogger, createMetrics } from '@tollgate/telemetry';
+import { createLogger } from '@tollgate/telemetry';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
-import { Registry } from 'prom-client';
-import { createAuthRuntime } from './auth/auth-runtime.ts';
 import { hashPassword } from './auth/passwords.ts';
 import type { KeyScope, UserPrincipal } from './auth/principal.ts';
+import { createDeps } from './create-deps.ts';
 import type { Clock, Deps } from './deps.ts';
-import { systemClock } from './deps.ts';
 import { issueApiKey } from './keys/api-keys.service.ts';
-import { createRequestLogWriter } from './requests/request-log.writer.ts';
 import { insertUser } from './users/users.repository.ts';
 
 const TEST_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -27,19 +23,13 @@ export function createTestDeps(
   // A fixed secret unless the test sets one: signing keys are stored encrypted with it.
   const config =
     opts.config ?? loadConfig({ LOG_LEVEL: 'silent', TOLLGATE_SECRET: TEST_SECRET, ...opts.env });
-  const log = createLogger(config);
-  return {
-    db,
-    pool,
+  return createDeps({
     config,
-    log,
-    requestLog: createRequestLogWriter({ db, log }),
-    metrics: createMetrics(new Registry()),
-    providers: createProviders(config),
-    clock: opts.clock ?? systemClock,
-    auth: createAuthRuntime(pool, log),
-    startedAt: new Date(),
-  };
+    log: createLogger(config),
+    pool,
+    db,
+    clock: opts.clock,
+  });
 }
 
 export type TestUser = {

@@ -1,0 +1,37 @@
+import type { Config } from '@tollgate/config';
+import { createDb, type DB } from '@tollgate/db';
+import { createProviders } from '@tollgate/providers';
+import { createMetrics, type Logger } from '@tollgate/telemetry';
+import type { Kysely } from 'kysely';
+import type pg from 'pg';
+import { Registry } from 'prom-client';
+import { createAuthRuntime } from './auth/auth-runtime.ts';
+import { type Clock, type Deps, systemClock } from './deps.ts';
+import { createRequestLogWriter } from './requests/request-log.writer.ts';
+
+/**
+ * Builds every per-process service on one pool: the composition shared by server processes, the
+ * worker and tests (which pass their own db and clock).
+ */
+export function createDeps(opts: {
+  config: Config;
+  log: Logger;
+  pool: pg.Pool;
+  db?: Kysely<DB>;
+  clock?: Clock;
+}): Deps {
+  const { config, log, pool } = opts;
+  const db = opts.db ?? createDb(pool);
+  return {
+    db,
+    pool,
+    config,
+    log,
+    requestLog: createRequestLogWriter({ db, log }),
+    metrics: createMetrics(new Registry()),
+    providers: createProviders(config),
+    clock: opts.clock ?? systemClock,
+    auth: createAuthRuntime(pool, log),
+    startedAt: new Date(),
+  };
+}
