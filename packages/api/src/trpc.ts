@@ -1,4 +1,4 @@
-import { DomainError, hasScope, type KeyScope } from '@tollgate/core';
+import { DomainError, hasScope, invalidReasonMessages, type KeyScope } from '@tollgate/core';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { Context } from './context.ts';
@@ -36,15 +36,6 @@ const domainErrors = t.middleware(async ({ ctx, next }) => {
 
 export const publicProcedure = t.procedure.use(domainErrors);
 
-const reasonMessages = {
-  token_expired: 'access token expired',
-  token_invalid: 'invalid access token',
-  key_invalid: 'invalid API key',
-  key_revoked: 'API key revoked',
-  key_expired: 'API key expired',
-  user_disabled: 'user disabled',
-} as const;
-
 export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
   const p = ctx.principal;
   if (p.kind === 'anonymous') {
@@ -59,7 +50,7 @@ export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
     throw toTRPCError(
       new DomainError(
         p.reason === 'user_disabled' ? 'user_disabled' : p.reason,
-        reasonMessages[p.reason],
+        invalidReasonMessages[p.reason],
       ),
     );
   return next({ ctx: { principal: p } });

@@ -9,7 +9,13 @@ export { authenticate, credentialFrom } from './auth/authenticate.ts';
 export type { FirstAdmin } from './auth/bootstrap.service.ts';
 export { bootstrapFirstAdmin } from './auth/bootstrap.service.ts';
 export type { InvalidReason, KeyScope, Principal, UserPrincipal } from './auth/principal.ts';
-export { defaultScopes, hasScope, keyScopes, scopesOfRole } from './auth/principal.ts';
+export {
+  defaultScopes,
+  hasScope,
+  invalidReasonMessages,
+  keyScopes,
+  scopesOfRole,
+} from './auth/principal.ts';
 export {
   ACCESS_TOKEN_TTL_SECONDS,
   ensureSigningKey,

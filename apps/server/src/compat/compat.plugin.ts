@@ -9,6 +9,7 @@ import {
   type GatewayStreamEvent,
   getCatalog,
   hasScope,
+  invalidReasonMessages,
   startChatStream,
   type UserPrincipal,
 } from '@tollgate/core';
@@ -51,15 +52,6 @@ export const COMPAT_BODY_LIMIT = 20 * 1024 * 1024;
 type Options = { deps: Deps };
 
 const principals = new WeakMap<FastifyRequest, UserPrincipal>();
-
-const reasonMessages = {
-  token_expired: 'access token expired',
-  token_invalid: 'invalid access token',
-  key_invalid: 'invalid API key',
-  key_revoked: 'API key revoked',
-  key_expired: 'API key expired',
-  user_disabled: 'user disabled',
-} as const;
 
 function surfaceOf(req: FastifyRequest): CompatSurface {
   return req.url === '/v1/messages' || req.url.startsWith('/v1/messages?') ? 'anthropic' : 'openai';
@@ -215,7 +207,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     }
     if (p.kind === 'invalid') {
       deps.metrics.rejections.inc({ reason: 'auth' });
-      return sendError(reply, surface, compatError(p.reason, reasonMessages[p.reason]));
+      return sendError(reply, surface, compatError(p.reason, invalidReasonMessages[p.reason]));
     }
     rememberPrincipal(req, p);
     if (!hasScope(p, 'gateway')) {

@@ -15,6 +15,16 @@ export type InvalidReason =
   | 'key_expired'
   | 'user_disabled';
 
+/** What each credential refusal tells the caller; every surface renders it in its own shape. */
+export const invalidReasonMessages: Readonly<Record<InvalidReason, string>> = {
+  token_expired: 'access token expired',
+  token_invalid: 'invalid access token',
+  key_invalid: 'invalid API key',
+  key_revoked: 'API key revoked',
+  key_expired: 'API key expired',
+  user_disabled: 'user disabled',
+};
+
 /** Who is calling, decided once per request; never throws, records why credentials failed. */
 export type Principal =
   | { kind: 'anonymous' }
