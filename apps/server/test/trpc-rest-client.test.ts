@@ -85,6 +85,12 @@ describe('system.info through @tollgate/client', () => {
     expect(await client.system.info.query({})).toMatchObject(infoShape);
   });
 
+  it('needs no argument for procedures without input (system.info, auth.me)', async () => {
+    const client = createTollgateClient({ url, apiKey: member.apiKey });
+    expect(await client.system.info.query()).toMatchObject(infoShape);
+    expect(await client.auth.me.query()).toMatchObject({ id: member.id, role: 'member' });
+  });
+
   it('accepts a trailing slash in the url and an access token getter', async () => {
     const client = createTollgateClient({ url: `${url}/`, accessToken: () => member.apiKey });
     expect((await client.system.info.query({})).name).toBe('tollgate');

@@ -55,7 +55,7 @@ export const authRouter = router({
     .meta({
       openapi: { method: 'GET', path: '/me', tags: ['auth'], protect: true, summary: 'Who am I' },
     })
-    .input(z.object({}))
+    .input(z.object({}).optional())
     .output(Me)
     .query(({ ctx }) => me(ctx, ctx.principal)),
 
@@ -69,7 +69,7 @@ export const authRouter = router({
         summary: 'Start signing with a new key (admin); tokens of the old one verify until expiry',
       },
     })
-    .input(z.object({}))
+    .input(z.object({}).optional())
     .output(RotatedKey)
     .mutation(({ ctx }) => rotateSigningKey(ctx)),
 });

@@ -14,7 +14,7 @@ export const systemRouter = router({
         summary: 'Version, uptime and database status',
       },
     })
-    .input(z.object({}))
+    .input(z.object({}).optional())
     .output(SystemInfo)
     .query(({ ctx }) => getSystemInfo(ctx)),
 });
