@@ -2,6 +2,7 @@ import { appRouter, type Context, createOpenApiDocument } from '@tollgate/api';
 import type { Deps } from '@tollgate/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fastifyTRPCOpenApiPlugin } from 'trpc-to-openapi';
+import { lazyDocsRoutes } from './lazy-docs.ts';
 import { rememberPrincipal } from './request-principal.ts';
 import { trpcResponseMeta } from './response-meta.ts';
 
@@ -37,8 +38,6 @@ export function wrapRestError(payload: string): string {
 
 /** /api (REST bridge), /openapi.json and /docs. */
 export async function restBridge(app: FastifyInstance, opts: Options): Promise<void> {
-  const document = createOpenApiDocument('/api', '0.1.0');
-
   await app.register(async (api) => {
     api.addHook('onSend', async (_req, reply, payload) => {
       if (reply.statusCode >= 400 && typeof payload === 'string') return wrapRestError(payload);
@@ -74,11 +73,11 @@ export async function restBridge(app: FastifyInstance, opts: Options): Promise<v
     } as never);
   });
 
-  app.get('/openapi.json', async () => document);
-  const { default: scalar } = await import('@scalar/fastify-api-reference');
-  await app.register(scalar, {
-    routePrefix: '/docs',
-    configuration: { url: '/openapi.json', title: 'Tollgate API' },
-    logLevel: 'warn',
+  // Built on first request: generating it walks every procedure's zod schemas (cold route).
+  let document: ReturnType<typeof createOpenApiDocument> | undefined;
+  app.get('/openapi.json', async () => {
+    document ??= createOpenApiDocument('/api', '0.1.0');
+    return document;
   });
+  lazyDocsRoutes(app, { url: '/openapi.json', title: 'Tollgate API' });
 }
