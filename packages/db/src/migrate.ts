@@ -1,10 +1,8 @@
-import { Logger, runMigrations } from 'graphile-worker';
 import { Kysely, PostgresDialect } from 'kysely';
 import { type MigrationProvider, Migrator } from 'kysely/migration';
 import type pg from 'pg';
 import { migrations } from '../migrations/index.ts';
 
-const silentLogger = new Logger(() => () => {});
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 /** Names of our migrations, in order: `/readyz` compares them with what the database has run. */
@@ -27,7 +25,10 @@ export async function migrate(pool: pg.Pool): Promise<void> {
         cause: error,
       });
     }
-    await runMigrations({ pgPool: pool, logger: silentLogger });
+    // Loaded here, not at the top: server processes import this package but never migrate, and
+    // graphile-worker with its config loaders is ~20 MB of RSS each of them would carry.
+    const { Logger, runMigrations } = await import('graphile-worker');
+    await runMigrations({ pgPool: pool, logger: new Logger(() => () => {}) });
   } finally {
     await client.query('select pg_advisory_unlock(7214031)').catch(() => {});
     client.release();
