@@ -1,4 +1,3 @@
-import Anthropic from '@anthropic-ai/sdk';
 import type {
   ToolChoice as AnthropicToolChoice,
   ContentBlockParam,
@@ -10,6 +9,7 @@ import type {
   StopReason,
   Tool,
 } from '@anthropic-ai/sdk/resources/messages';
+import { loadAnthropicSdk } from './anthropic-sdk.ts';
 import { toProviderError } from './errors.ts';
 import { createHttpFetch } from './http-fetch.ts';
 import type {
@@ -285,17 +285,23 @@ export function createAnthropicStreamMapper(): (e: RawMessageStreamEvent) => Str
 
 /** Anthropic's Messages API through the official SDK, behind the canonical interface. */
 export function createAnthropicProvider(opts: AnthropicProviderOptions): Provider {
-  const client = new Anthropic({
-    apiKey: opts.apiKey,
-    // Explicit so the SDK reads none of its own env vars (ANTHROPIC_AUTH_TOKEN, ANTHROPIC_BASE_URL).
-    authToken: null,
-    baseURL: opts.baseUrl ?? 'https://api.anthropic.com',
-    timeout: opts.timeoutMs ?? 600_000,
-    // Tollgate owns retries.
-    maxRetries: 0,
-    // node:http with pooled keep-alive sockets instead of the global fetch (http-fetch.ts: why).
-    fetch: createHttpFetch(),
-  });
+  // The SDK is imported now, in the background (anthropic-sdk.ts: why not with this module).
+  const client = loadAnthropicSdk().then(
+    (sdk) =>
+      new sdk.default({
+        apiKey: opts.apiKey,
+        // Explicit so the SDK reads none of its own env vars (ANTHROPIC_AUTH_TOKEN, ANTHROPIC_BASE_URL).
+        authToken: null,
+        baseURL: opts.baseUrl ?? 'https://api.anthropic.com',
+        timeout: opts.timeoutMs ?? 600_000,
+        // Tollgate owns retries.
+        maxRetries: 0,
+        // node:http with pooled keep-alive sockets instead of the global fetch (http-fetch.ts: why).
+        fetch: createHttpFetch(),
+      }),
+  );
+  // A failed import surfaces on each call; unobserved until then, it must not end the process.
+  client.catch(() => {});
 
   return {
     name: 'anthropic',
@@ -304,7 +310,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
       const params = toAnthropicParams(req);
       let msg: Message;
       try {
-        msg = await client.messages.create(
+        msg = await (await client).messages.create(
           { ...params, stream: false },
           { signal: call.signal, timeout: call.timeoutMs },
         );
@@ -316,8 +322,8 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
 
     async *chatStream(req: ChatRequest, call: CallOptions): AsyncIterable<StreamEvent> {
       const params = toAnthropicParams(req);
-      const start = () =>
-        client.messages.create(
+      const start = async () =>
+        (await client).messages.create(
           { ...params, stream: true },
           { signal: call.signal, timeout: call.timeoutMs },
         );

@@ -1,5 +1,5 @@
-import * as AnthropicErrors from '@anthropic-ai/sdk';
 import * as OpenAIErrors from 'openai';
+import { loadedAnthropicSdk } from './anthropic-sdk.ts';
 import type { ProviderErrorKind, ProviderName } from './types.ts';
 import { ProviderError } from './types.ts';
 
@@ -82,9 +82,11 @@ export function toProviderError(
 ): ProviderError {
   if (err instanceof ProviderError) return err;
   if (signal.aborted) return abortError(provider, signal, err);
+  // Anthropic's classes only once its SDK is loaded (anthropic-sdk.ts); none of its errors before.
+  const AnthropicErrors = loadedAnthropicSdk();
   const isTimeout =
     err instanceof OpenAIErrors.APIConnectionTimeoutError ||
-    err instanceof AnthropicErrors.APIConnectionTimeoutError;
+    (AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIConnectionTimeoutError);
   if (isTimeout) {
     return new ProviderError('timeout', safeMessage(provider, 'upstream timed out'), {
       cause: err,
@@ -92,19 +94,22 @@ export function toProviderError(
   }
   const isUserAbort =
     err instanceof OpenAIErrors.APIUserAbortError ||
-    err instanceof AnthropicErrors.APIUserAbortError;
+    (AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIUserAbortError);
   if (isUserAbort) {
     return new ProviderError('aborted', safeMessage(provider, 'request aborted'), { cause: err });
   }
   const isConnection =
     err instanceof OpenAIErrors.APIConnectionError ||
-    err instanceof AnthropicErrors.APIConnectionError;
+    (AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIConnectionError);
   if (isConnection) {
     return new ProviderError('connection', safeMessage(provider, 'connection to upstream failed'), {
       cause: err,
     });
   }
-  if (err instanceof OpenAIErrors.APIError || err instanceof AnthropicErrors.APIError) {
+  if (
+    err instanceof OpenAIErrors.APIError ||
+    (AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIError)
+  ) {
     const status = err.status;
     const kind = kindForStatus(status);
     const retryAfterMs = kind === 'rate_limited' ? parseRetryAfter(err.headers) : undefined;
