@@ -281,6 +281,11 @@ async function main() {
       '|---|---|---|---|---|---|---|',
       ...rows,
       '',
+      // How the figures were chased, kept by hand in bench/NOTES.md and carried into every run.
+      readFileSync(join(root, 'bench/NOTES.md'), 'utf8')
+        .replace(/^# .*\n/, '')
+        .trim(),
+      '',
     ].join('\n');
     writeFileSync(join(root, 'docs/benchmarks.md'), `${doc}\n`);
     console.log(`\n${targetsTable.join('\n')}\n\nwrote docs/benchmarks.md`);
