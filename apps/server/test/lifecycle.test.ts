@@ -86,9 +86,14 @@ describe('pnpm start lifecycle (embedded Postgres)', { timeout: 120_000 }, () =>
     expect(await info.json()).toMatchObject({ name: 'tollgate', database: 'ok' });
     expect(postgresPids().length).toBeGreaterThan(0);
 
-    r.proc.kill('SIGINT');
+    // Ctrl-C: SIGINT to the whole process group. Postgres runs in a group of its own, so it
+    // outlives the server and worker's shutdown instead of cutting their connections.
+    process.kill(-(r.proc.pid as number), 'SIGINT');
     const { code } = await r.exited;
     expect(code).toBe(0);
+    expect(`${r.stdout()}${r.stderr()}`).not.toMatch(
+      /database connection error|terminating connection/,
+    );
     expect(postgresPids()).toEqual([]);
     expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
   });

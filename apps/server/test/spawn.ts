@@ -35,6 +35,9 @@ export function startTollgate(env: Record<string, string>, args: string[] = []):
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, like a terminal's foreground job: `process.kill(-pid, 'SIGINT')` is
+    // then exactly what Ctrl-C sends (to the primary and every process it started).
+    detached: true,
   });
   let out = '';
   let err = '';

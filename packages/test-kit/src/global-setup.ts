@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPool, migrate, startEmbeddedPostgres } from '@tollgate/db';
@@ -12,7 +12,8 @@ const TEMPLATE = 'tollgate_template';
  * file clones (CREATE DATABASE … TEMPLATE) so files never share rows.
  */
 export default async function setup(project: TestProject) {
-  const dataDir = join(mkdtempSync(join(tmpdir(), 'tollgate-test-')), 'pg');
+  const tempDir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
+  const dataDir = join(tempDir, 'pg');
   const pg = await startEmbeddedPostgres({ dataDir, persistent: false });
   const admin = createPool(pg.url('postgres'), { max: 1 });
   await admin.query(`create database ${TEMPLATE}`);
@@ -25,5 +26,6 @@ export default async function setup(project: TestProject) {
   project.provide('pg', { port: pg.port, template: TEMPLATE, adminUrl: pg.url('postgres') });
   return async () => {
     await pg.stop();
+    rmSync(tempDir, { recursive: true, force: true });
   };
 }
