@@ -1,0 +1,261 @@
+/**
+ * The overhead benchmark's harness, shared by `pnpm bench` (bench/run.ts) and the profiling driver
+ * (bench/profile.ts): the three targets, their start-up, and the measurements.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+
+export const root = join(import.meta.dirname, '..');
+const node = process.execPath;
+export const CLK_TCK = 100; // Linux USER_HZ
+export const BODY = JSON.stringify({
+  model: 'bench-gpt',
+  messages: [{ role: 'user', content: 'Say hello in one short sentence.' }],
+  max_tokens: 32,
+});
+export const STREAM_BODY = JSON.stringify({ ...JSON.parse(BODY), stream: true });
+export const quick = process.argv.includes('--quick');
+export const DURATION_S = quick ? 3 : 10;
+export const C1_REQUESTS = quick ? 300 : 2000;
+export const TTFB_REQUESTS = quick ? 50 : 300;
+
+export type Target = { name: string; url: string; pid: number; headers: Record<string, string> };
+
+export function startChild(args: string[], env: Record<string, string>, ready: RegExp) {
+  const child = spawn(node, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const matched = new Promise<RegExpMatchArray>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = out.match(ready);
+      if (m) resolve(m);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${out}`)));
+  });
+  return { child, matched, output: () => out };
+}
+
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
+}
+
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+export function post(
+  target: Target,
+  body: string,
+): Promise<{ status: number; ttfbMs: number; totalMs: number }> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    let ttfb = 0;
+    const req = http.request(
+      `${target.url}/v1/chat/completions`,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', ...target.headers },
+      },
+      (res) => {
+        res.once('data', () => {
+          ttfb = Number(process.hrtime.bigint() - start) / 1e6;
+        });
+        res.on('data', () => {});
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            ttfbMs: ttfb,
+            totalMs: Number(process.hrtime.bigint() - start) / 1e6,
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+export async function sequential(
+  target: Target,
+  body: string,
+  n: number,
+  pick: 'totalMs' | 'ttfbMs',
+) {
+  for (let i = 0; i < Math.min(50, n); i++) await post(target, body); // warm-up
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await post(target, body);
+    if (r.status !== 200) throw new Error(`${target.name}: status ${r.status}`);
+    samples.push(r[pick]);
+  }
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+export async function load(target: Target, connections: number) {
+  const before = cpuTicks(target.pid);
+  const result = await autocannon({
+    url: `${target.url}/v1/chat/completions`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...target.headers },
+    body: BODY,
+    connections,
+    duration: DURATION_S,
+  });
+  const ticks = cpuTicks(target.pid) - before;
+  const ok = result['2xx'];
+  if (result.non2xx > 0 || result.errors > 0) {
+    console.warn(
+      `${target.name} c=${connections}: ${result.non2xx} non-2xx, ${result.errors} errors`,
+    );
+  }
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuUsPerReq: ok > 0 ? (ticks / CLK_TCK / ok) * 1e6 : Number.NaN,
+    requests: ok,
+  };
+}
+
+export async function api(
+  base: string,
+  path: string,
+  method: string,
+  token: string,
+  body?: unknown,
+) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+export type TollgateOptions = {
+  /** Extra node flags for Tollgate's processes (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  logBodies?: boolean;
+};
+
+/**
+ * Starts the three targets, each in its own process: the fake upstream, the floor proxy and
+ * Tollgate (embedded Postgres, one server process, a priced catalog entry and a fresh API key).
+ */
+export async function startTargets(opts: TollgateOptions = {}) {
+  const children: ChildProcess[] = [];
+  const stopAll = () => {
+    for (const c of children) c.kill('SIGTERM');
+  };
+  process.on('exit', stopAll);
+  // 1. The fake upstream, in its own process.
+  const fake = startChild(['bench/fake-upstream.ts'], {}, /listening on (http:\/\/\S+)/);
+  children.push(fake.child);
+  const upstreamUrl = (await fake.matched)[1] as string;
+
+  // 2. The floor: a bare forwarding proxy.
+  const proxy = startChild(
+    ['bench/reference-proxy.ts', upstreamUrl],
+    {},
+    /listening on (http:\/\/\S+)/,
+  );
+  children.push(proxy.child);
+  const proxyUrl = (await proxy.matched)[1] as string;
+
+  // 3. Tollgate on its own embedded Postgres, one server process, request logging on.
+  const home = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+  const password = 'bench-password-0123456789';
+  const tg = startChild(
+    [...(opts.nodeArgs ?? []), 'apps/server/src/main.ts', '--no-worker'],
+    {
+      TOLLGATE_HOME: home,
+      PORT: '0',
+      WEB_CONCURRENCY: '1',
+      LOG_LEVEL: 'warn',
+      LOG_BODIES: opts.logBodies === false ? 'false' : 'true',
+      OPENAI_API_KEY: 'sk-bench',
+      OPENAI_BASE_URL: `${upstreamUrl}/v1`,
+      TOLLGATE_ADMIN_EMAIL: 'bench@example.com',
+      TOLLGATE_ADMIN_PASSWORD: password,
+    },
+    /listening on (http:\/\/\S+)/,
+  );
+  children.push(tg.child);
+  const tgUrl = (await tg.matched)[1] as string;
+  const adminKey = /admin api key: (tg_\S+)/.exec(tg.output())?.[1];
+  if (!adminKey) throw new Error('no admin api key in the banner');
+  await api(tgUrl, '/api/models/bench-gpt', 'PUT', adminKey, {
+    provider: 'openai',
+    upstreamModel: 'gpt-4o-mini',
+    kind: 'chat',
+    inputPricePerMTok: '0.15',
+    outputPricePerMTok: '0.6',
+  });
+  const created = (await api(tgUrl, '/api/keys', 'POST', adminKey, { name: 'bench' })) as {
+    key: string;
+  };
+  const health = (await (await fetch(`${tgUrl}/healthz`)).json()) as { pid?: number };
+  if (!health.pid) throw new Error('/healthz does not report the serving pid');
+
+  const targets: Target[] = [
+    { name: 'upstream', url: upstreamUrl, pid: fake.child.pid ?? 0, headers: {} },
+    { name: 'floor', url: proxyUrl, pid: proxy.child.pid ?? 0, headers: {} },
+    {
+      name: 'tollgate',
+      url: tgUrl,
+      pid: health.pid,
+      headers: { authorization: `Bearer ${created.key}` },
+    },
+  ];
+
+  return { targets, tollgate: tg, tollgatePid: health.pid, stopAll };
+}
+
+export type Figures = {
+  c1p50: number;
+  c1p99: number;
+  ttfbP50: number;
+  c64cpu: number;
+  rss: number;
+};
+
+/** The whole measurement of one target: c=1 latency, TTFB, c=16 and c=64 load, RSS. */
+export async function measureTarget(t: Target): Promise<{ row: string; figures: Figures }> {
+  const c1 = await sequential(t, BODY, C1_REQUESTS, 'totalMs');
+  const ttfb = await sequential(t, STREAM_BODY, TTFB_REQUESTS, 'ttfbMs');
+  const c16 = await load(t, 16);
+  const c64 = await load(t, 64);
+  const rss = rssMb(t.pid);
+  const row =
+    `| ${t.name} | ${c1.p50.toFixed(3)} / ${c1.p99.toFixed(3)} | ${ttfb.p50.toFixed(3)} | ` +
+    `${c16.rps.toFixed(0)} (${c16.p50} / ${c16.p99}) | ${c64.rps.toFixed(0)} (${c64.p50} / ${c64.p99}) | ` +
+    `${c16.cpuUsPerReq.toFixed(0)} / ${c64.cpuUsPerReq.toFixed(0)} | ${rss.toFixed(0)} |`;
+  return {
+    row,
+    figures: { c1p50: c1.p50, c1p99: c1.p99, ttfbP50: ttfb.p50, c64cpu: c64.cpuUsPerReq, rss },
+  };
+}
