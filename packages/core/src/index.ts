@@ -50,6 +50,7 @@ export {
   resolveModel,
   upsertModel,
 } from './models/models.service.ts';
+export type { Page, PageInput } from './pagination.ts';
 export type {
   ModelPrices,
   RequestLogEntry,
@@ -72,6 +73,5 @@ export {
 export { recordHeartbeat, removeHeartbeat, unlockDeadWorkers } from './system/heartbeat.service.ts';
 export type { Readiness } from './system/system.service.ts';
 export { checkReadiness, getSystemInfo, HEARTBEAT_STALE_SECONDS } from './system/system.service.ts';
-export type { Page, PageInput } from './users/list-page.ts';
 export type { UserView } from './users/users.service.ts';
 export { createUser, listUsers, updateUser } from './users/users.service.ts';

@@ -4,7 +4,7 @@ import { publishAuthEvent } from '../auth/auth-events.ts';
 import { defaultScopes, hasScope, type KeyScope, type UserPrincipal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
-import { type Page, type PageInput, pageParams, toPage } from '../users/list-page.ts';
+import { olderThanCursor, type Page, type PageInput, pageParams, toPage } from '../pagination.ts';
 import { insertApiKey } from './api-keys.repository.ts';
 import { generateApiKey, hashApiKey, keyPrefix } from './key-material.ts';
 
@@ -81,11 +81,7 @@ export async function listKeys(
   const { limit, cursor } = pageParams(input);
   let q = deps.db.selectFrom('api_keys').selectAll();
   if (!seesAll(p)) q = q.where('user_id', '=', p.userId);
-  if (cursor) {
-    q = q.where(
-      sql<boolean>`(created_at, id) < (select created_at, id from api_keys where id = ${cursor})`,
-    );
-  }
+  if (cursor) q = q.where(olderThanCursor('api_keys', cursor));
   const rows = await q
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')

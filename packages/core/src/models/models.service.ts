@@ -10,26 +10,10 @@ import {
   upsertModelRow,
 } from './models.repository.ts';
 
-export type ModelKind = 'chat' | 'embedding';
+export type ModelKind = ModelValues['kind'];
 
 /** A catalog entry as the service and the API see it; prices are decimal strings or null. */
-export type CatalogModel = {
-  name: string;
-  provider: string;
-  upstreamModel: string;
-  kind: ModelKind;
-  inputPricePerMTok: string | null;
-  outputPricePerMTok: string | null;
-  cachedInputPricePerMTok: string | null;
-  cacheWritePricePerMTok: string | null;
-  contextWindow: number | null;
-  maxOutputTokens: number | null;
-  enabled: boolean;
-  aliases: string[];
-  fallbacks: string[];
-  createdAt: Date;
-  updatedAt: Date;
-};
+export type CatalogModel = ModelValues & { createdAt: Date; updatedAt: Date };
 
 export type ModelInput = Omit<
   ModelValues,

@@ -5,7 +5,7 @@ import type { UserPrincipal } from '../auth/principal.ts';
 import { revokeUserFamilies } from '../auth/refresh-tokens.repository.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
-import { type Page, type PageInput, pageParams, toPage } from './list-page.ts';
+import { olderThanCursor, type Page, type PageInput, pageParams, toPage } from '../pagination.ts';
 import { insertUser } from './users.repository.ts';
 
 export type UserView = {
@@ -41,11 +41,7 @@ const columns = ['id', 'email', 'role', 'disabled', 'created_at', 'updated_at'] 
 export async function listUsers(deps: Deps, input: PageInput): Promise<Page<UserView>> {
   const { limit, cursor } = pageParams(input);
   let q = deps.db.selectFrom('users').select(columns);
-  if (cursor) {
-    q = q.where(
-      sql<boolean>`(created_at, id) < (select created_at, id from users where id = ${cursor})`,
-    );
-  }
+  if (cursor) q = q.where(olderThanCursor('users', cursor));
   const rows = await q
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')

@@ -1,4 +1,5 @@
-import { DomainError } from '../errors.ts';
+import { sql } from 'kysely';
+import { DomainError } from './errors.ts';
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
 export type PageInput = { limit?: number | undefined; cursor?: string | null | undefined };
@@ -24,4 +25,12 @@ export function toPage<R extends { id: string }, T>(
   const more = rows.length > limit;
   const shown = more ? rows.slice(0, limit) : rows;
   return { items: shown.map(map), nextCursor: more ? (shown.at(-1)?.id ?? null) : null };
+}
+
+/**
+ * Rows strictly after the cursor row in newest-first (created_at, id) order: the keyset condition
+ * of every list ordered that way. `table` is a fixed name from our own code, never input.
+ */
+export function olderThanCursor(table: 'users' | 'api_keys', cursor: string) {
+  return sql<boolean>`(created_at, id) < (select created_at, id from ${sql.table(table)} where id = ${cursor})`;
 }
