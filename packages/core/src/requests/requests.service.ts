@@ -167,7 +167,10 @@ export async function getRequest(
   idOrRequestId: string,
 ): Promise<RequestLogDetail> {
   let q = baseQuery(deps)
-    .leftJoin('request_bodies as b', 'b.log_id', 'r.id')
+    // A body carries its log row's created_at: joining on it lets Postgres prune partitions.
+    .leftJoin('request_bodies as b', (j) =>
+      j.onRef('b.log_id', '=', 'r.id').onRef('b.created_at', '=', 'r.created_at'),
+    )
     .select(['b.request', 'b.response', 'b.log_id'])
     .orderBy('r.created_at', 'desc')
     .limit(1);
