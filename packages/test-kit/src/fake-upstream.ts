@@ -112,6 +112,41 @@ function promptText(body: unknown): string {
   return parts.join('');
 }
 
+function stopList(v: unknown): string[] {
+  if (typeof v === 'string') return v === '' ? [] : [v];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x !== '') : [];
+}
+
+/**
+ * Ends the answer where a stop sequence first occurs, as real upstreams do: the text before it is
+ * kept, the sequence itself is not sent. Chunk boundaries are kept up to the cut.
+ */
+function applyStop(
+  chunks: string[],
+  stops: string[],
+): { chunks: string[]; matched: string | null } {
+  const text = chunks.join('');
+  let at = -1;
+  let matched: string | null = null;
+  for (const stop of stops) {
+    const i = text.indexOf(stop);
+    if (i !== -1 && (at === -1 || i < at)) {
+      at = i;
+      matched = stop;
+    }
+  }
+  if (matched === null) return { chunks, matched };
+  const kept: string[] = [];
+  let used = 0;
+  for (const c of chunks) {
+    if (used >= at) break;
+    const piece = c.slice(0, at - used);
+    if (piece !== '') kept.push(piece);
+    used += c.length;
+  }
+  return { chunks: kept, matched };
+}
+
 const OPENAI_ERRORS: Record<number, { type: string; code: string | null; message: string }> = {
   400: { type: 'invalid_request_error', code: null, message: 'Invalid request.' },
   401: {
@@ -318,9 +353,14 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
   async function openaiChat(res: ServerResponse, body: unknown, step: FakeStep): Promise<void> {
     const req = isObject(body) ? body : {};
     const model = typeof req.model === 'string' ? req.model : 'gpt-4o-mini';
-    const chunks = step.stream ?? (step.toolCalls ? [] : [lastUserText(body)]);
+    const stopped = applyStop(
+      step.stream ?? (step.toolCalls ? [] : [lastUserText(body)]),
+      stopList(req.stop),
+    );
+    const chunks = stopped.chunks;
     const text = chunks.join('');
-    const calls = (step.toolCalls ?? []).map((c, i) => ({
+    // Generation ended at the stop sequence: no tool calls come after it.
+    const calls = (stopped.matched === null ? (step.toolCalls ?? []) : []).map((c, i) => ({
       id: c.id ?? `call_${i}_${randomUUID().slice(0, 8)}`,
       name: c.name,
       arguments: c.arguments,
@@ -444,14 +484,22 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
   ): Promise<void> {
     const req = isObject(body) ? body : {};
     const model = typeof req.model === 'string' ? req.model : 'claude-sonnet-4-6';
-    const chunks = step.stream ?? (step.toolCalls ? [] : [lastUserText(body)]);
+    const stopped = applyStop(
+      step.stream ?? (step.toolCalls ? [] : [lastUserText(body)]),
+      stopList(req.stop_sequences),
+    );
+    const chunks = stopped.chunks;
     const text = chunks.join('');
-    const calls = (step.toolCalls ?? []).map((c, i) => ({
+    // Generation ended at the stop sequence: no tool calls come after it.
+    const calls = (stopped.matched === null ? (step.toolCalls ?? []) : []).map((c, i) => ({
       id: c.id ?? `toolu_${i}${randomUUID().replaceAll('-', '').slice(0, 20)}`,
       name: c.name,
       arguments: c.arguments,
     }));
-    const stopReason = step.finishReason ?? (calls.length > 0 ? 'tool_use' : 'end_turn');
+    const stopReason =
+      step.finishReason ??
+      (stopped.matched !== null ? 'stop_sequence' : calls.length > 0 ? 'tool_use' : 'end_turn');
+    const stopSequence = stopReason === 'stop_sequence' ? stopped.matched : null;
     const usage: Json = {
       input_tokens: tokens(promptText(body)),
       output_tokens: tokens(text + calls.map((c) => c.name + c.arguments).join('')),
@@ -482,7 +530,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
           model,
           content,
           stop_reason: stopReason,
-          stop_sequence: null,
+          stop_sequence: stopSequence,
           usage,
         },
         step.headers,
@@ -550,7 +598,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       index++;
     }
     event('message_delta', {
-      delta: { stop_reason: stopReason, stop_sequence: null },
+      delta: { stop_reason: stopReason, stop_sequence: stopSequence },
       usage: { output_tokens: usage.output_tokens },
     });
     event('message_stop', {});
