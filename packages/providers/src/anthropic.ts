@@ -78,6 +78,20 @@ export function mapAnthropicStop(reason: StopReason | string | null | undefined)
   }
 }
 
+/**
+ * Anthropic's stop_reason + stop_sequence → canonical finish fields. `stop_sequence` is a plain
+ * 'stop' whose matched string travels in `stopSequence` (types.ts: why not a reason of its own).
+ */
+export function anthropicFinish(
+  reason: StopReason | string | null | undefined,
+  stopSequence: string | null | undefined,
+): { finishReason: FinishReason; stopSequence?: string } {
+  const finishReason = mapAnthropicStop(reason);
+  return reason === 'stop_sequence' && typeof stopSequence === 'string'
+    ? { finishReason, stopSequence }
+    : { finishReason };
+}
+
 function textOf(content: string | ContentPart[] | null): string {
   if (content === null) return '';
   if (typeof content === 'string') return content;
@@ -219,7 +233,7 @@ export function fromAnthropicMessage(msg: Message): ChatResponse {
     id: msg.id,
     content: hasText || toolCalls.length === 0 ? text : null,
     toolCalls,
-    finishReason: mapAnthropicStop(msg.stop_reason),
+    ...anthropicFinish(msg.stop_reason, msg.stop_sequence),
     usage: normalizeAnthropicUsage(msg.usage),
   };
 }
@@ -271,7 +285,10 @@ export function createAnthropicStreamMapper(): (e: RawMessageStreamEvent) => Str
         };
         const out: StreamEvent[] = [];
         if (e.delta.stop_reason) {
-          out.push({ type: 'finish', finishReason: mapAnthropicStop(e.delta.stop_reason) });
+          out.push({
+            type: 'finish',
+            ...anthropicFinish(e.delta.stop_reason, e.delta.stop_sequence),
+          });
         }
         return out;
       }

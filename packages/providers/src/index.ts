@@ -1,6 +1,7 @@
 export type { AnthropicProviderOptions } from './anthropic.ts';
 export {
   ANTHROPIC_DEFAULT_MAX_TOKENS,
+  anthropicFinish,
   createAnthropicProvider,
   createAnthropicStreamMapper,
   fromAnthropicMessage,

@@ -74,6 +74,12 @@ export type ChatResponse = {
   content: string | null;
   toolCalls: ToolCall[];
   finishReason: FinishReason;
+  /**
+   * The stop sequence that ended generation (finishReason is then 'stop'), when the upstream names
+   * it: Anthropic does, OpenAI never does. A field rather than a finish reason of its own, so
+   * OpenAI-shaped surfaces keep answering finish_reason "stop".
+   */
+  stopSequence?: string;
   usage: Usage;
 };
 
@@ -87,7 +93,8 @@ export type ToolCallDelta = {
 
 export type StreamEvent =
   | { type: 'delta'; content?: string; toolCalls?: ToolCallDelta[] }
-  | { type: 'finish'; finishReason: FinishReason }
+  /** `stopSequence` as in ChatResponse. */
+  | { type: 'finish'; finishReason: FinishReason; stopSequence?: string }
   /** Sent once, when the upstream reports usage (usually last). */
   | { type: 'usage'; usage: Usage };
 

@@ -130,10 +130,14 @@ export type AnthropicStopReason =
   | 'tool_use'
   | 'refusal';
 
-export function anthropicStopReason(f: FinishReason): AnthropicStopReason {
+/** A 'stop' that the upstream says was a stop sequence is Anthropic's `stop_sequence`. */
+export function anthropicStopReason(
+  f: FinishReason,
+  stopSequence?: string | undefined,
+): AnthropicStopReason {
   switch (f) {
     case 'stop':
-      return 'end_turn';
+      return stopSequence === undefined ? 'end_turn' : 'stop_sequence';
     case 'length':
       return 'max_tokens';
     case 'tool_calls':
@@ -141,6 +145,11 @@ export function anthropicStopReason(f: FinishReason): AnthropicStopReason {
     case 'content_filter':
       return 'refusal';
   }
+}
+
+/** Anthropic's `stop_sequence` field: the string only when stop_reason is `stop_sequence`. */
+export function stopSequenceOf(f: FinishReason, stopSequence: string | undefined): string | null {
+  return f === 'stop' && stopSequence !== undefined ? stopSequence : null;
 }
 
 export type AnthropicUsage = {
@@ -201,8 +210,8 @@ export function toAnthropicMessage(r: GatewayChatResult) {
     role: 'assistant' as const,
     model: r.model,
     content,
-    stop_reason: anthropicStopReason(r.finishReason),
-    stop_sequence: null,
+    stop_reason: anthropicStopReason(r.finishReason, r.stopSequence),
+    stop_sequence: stopSequenceOf(r.finishReason, r.stopSequence),
     usage: anthropicUsage(r.usage),
   };
 }
@@ -221,6 +230,7 @@ export function createAnthropicStreamEncoder(o: { id: string; model: string }) {
   let open: { kind: 'text' | 'tool'; block: number; toolIndex?: number } | undefined;
   const toolBlocks = new Map<number, number>();
   let finish: FinishReason | undefined;
+  let stopSequence: string | undefined;
   let usage: Usage | undefined;
 
   const closeOpen = (): string[] => {
@@ -310,6 +320,7 @@ export function createAnthropicStreamEncoder(o: { id: string; model: string }) {
         }
         case 'finish':
           finish = e.finishReason;
+          stopSequence = e.stopSequence;
           return [];
         case 'usage':
           usage = e.usage;
@@ -333,7 +344,10 @@ export function createAnthropicStreamEncoder(o: { id: string; model: string }) {
         ...closeOpen(),
         sseEvent('message_delta', {
           type: 'message_delta',
-          delta: { stop_reason: anthropicStopReason(finish ?? 'stop'), stop_sequence: null },
+          delta: {
+            stop_reason: anthropicStopReason(finish ?? 'stop', stopSequence),
+            stop_sequence: stopSequenceOf(finish ?? 'stop', stopSequence),
+          },
           usage: u,
         }),
         sseEvent('message_stop', { type: 'message_stop' }),

@@ -350,6 +350,7 @@ export async function startChatStream(
     let failure: ProviderError | null = null;
     const toolCalls = new Map<number, { id?: string; name: string; arguments: string }>();
     let finishReason: string | null = null;
+    let stopSequence: string | undefined;
     try {
       while (!r.done) {
         const ev = r.value;
@@ -365,6 +366,7 @@ export async function startChatStream(
         } else if (ev.type === 'finish') {
           finished = true;
           finishReason = ev.finishReason;
+          stopSequence = ev.stopSequence;
         } else if (ev.type === 'usage') {
           usage = ev.usage;
         }
@@ -414,6 +416,8 @@ export async function startChatStream(
             content: text,
             toolCalls: [...toolCalls.values()],
             finishReason,
+            // As the non-stream row's body (the provider's ChatResponse) carries it.
+            ...(stopSequence !== undefined ? { stopSequence } : {}),
             ...(failure ? { error: failure.kind } : {}),
           },
         },
