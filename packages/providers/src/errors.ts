@@ -1,4 +1,3 @@
-import * as OpenAIErrors from 'openai';
 import { loadedAnthropicSdk } from './anthropic-sdk.ts';
 import type { ProviderErrorKind, ProviderName } from './types.ts';
 import { ProviderError } from './types.ts';
@@ -45,7 +44,7 @@ export function abortError(
   });
 }
 
-/** Status → kind, shared by both SDKs (PRODUCT.md: 429/5xx retryable, 4xx the request's fault). */
+/** Status → kind, shared by every provider (PRODUCT.md: 429/5xx retryable, 4xx the request's fault). */
 export function kindForStatus(status: number | undefined): ProviderErrorKind {
   if (status === undefined) return 'server'; // an error event inside a 200 stream
   if (status === 429) return 'rate_limited';
@@ -60,6 +59,53 @@ const KEY_LIKE = /\b(sk-[A-Za-z0-9_*-]{4,}|[A-Za-z0-9_-]{32,})/g;
 
 function safeMessage(provider: ProviderName, detail: string): string {
   return `${provider}: ${detail.replace(KEY_LIKE, '[redacted]')}`;
+}
+
+/**
+ * The error for an upstream's non-2xx answer read off the wire (the OpenAI wire client): the
+ * message is the body's `error.message` (OpenAI's and Anthropic's shape) or a slice of the body,
+ * prefixed with the status as the SDKs do.
+ */
+export function statusError(
+  provider: ProviderName,
+  status: number,
+  bodyText: string,
+  headers: HeaderBag,
+): ProviderError {
+  const kind = kindForStatus(status);
+  const retryAfterMs = kind === 'rate_limited' ? parseRetryAfter(headers) : undefined;
+  const detail = upstreamDetail(bodyText) || 'status code (no body)';
+  return new ProviderError(kind, safeMessage(provider, `${status} ${detail}`), {
+    status,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  });
+}
+
+/** An error event inside a 200 stream (`data: {"error": {...}}`): the upstream failed mid-way. */
+export function streamEventError(provider: ProviderName, data: string): ProviderError {
+  return new ProviderError('server', safeMessage(provider, upstreamDetail(data) || 'stream error'));
+}
+
+function upstreamDetail(bodyText: string): string {
+  try {
+    const parsed = JSON.parse(bodyText) as { error?: { message?: unknown } | string } | null;
+    const e = parsed?.error;
+    if (typeof e === 'string') return e;
+    if (typeof e?.message === 'string') return e.message;
+  } catch {
+    // not JSON: a slice of the text stands
+  }
+  return bodyText.slice(0, 500);
+}
+
+/** Node's header object as the `get()` bag parseRetryAfter reads. */
+export function headerBag(h: Record<string, string | string[] | undefined>): HeaderBag {
+  return {
+    get: (name) => {
+      const v = h[name];
+      return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+    },
+  };
 }
 
 function isTransportError(err: unknown): boolean {
@@ -82,34 +128,35 @@ export function toProviderError(
 ): ProviderError {
   if (err instanceof ProviderError) return err;
   if (signal.aborted) return abortError(provider, signal, err);
-  // Anthropic's classes only once its SDK is loaded (anthropic-sdk.ts); none of its errors before.
+  // upstream-http.ts's own whole-call limit.
+  if (err instanceof Error && err.name === 'TimeoutError') {
+    return new ProviderError('timeout', safeMessage(provider, 'upstream call timed out'), {
+      cause: err,
+    });
+  }
+  // The Anthropic SDK's classes, once it is loaded (anthropic-sdk.ts): none of its errors exist
+  // before. The OpenAI provider speaks the wire itself (openai.ts) and throws ProviderErrors.
   const AnthropicErrors = loadedAnthropicSdk();
   const isTimeout =
-    err instanceof OpenAIErrors.APIConnectionTimeoutError ||
-    (AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIConnectionTimeoutError);
+    AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIConnectionTimeoutError;
   if (isTimeout) {
     return new ProviderError('timeout', safeMessage(provider, 'upstream timed out'), {
       cause: err,
     });
   }
   const isUserAbort =
-    err instanceof OpenAIErrors.APIUserAbortError ||
-    (AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIUserAbortError);
+    AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIUserAbortError;
   if (isUserAbort) {
     return new ProviderError('aborted', safeMessage(provider, 'request aborted'), { cause: err });
   }
   const isConnection =
-    err instanceof OpenAIErrors.APIConnectionError ||
-    (AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIConnectionError);
+    AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIConnectionError;
   if (isConnection) {
     return new ProviderError('connection', safeMessage(provider, 'connection to upstream failed'), {
       cause: err,
     });
   }
-  if (
-    err instanceof OpenAIErrors.APIError ||
-    (AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIError)
-  ) {
+  if (AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIError) {
     const status = err.status;
     const kind = kindForStatus(status);
     const retryAfterMs = kind === 'rate_limited' ? parseRetryAfter(err.headers) : undefined;

@@ -1,14 +1,10 @@
-import http from 'node:http';
-import https from 'node:https';
 import { Readable } from 'node:stream';
+import { createUpstreamHttp, readBody } from './upstream-http.ts';
 
 /**
- * A `fetch` for the provider SDKs (their documented `fetch` option) over node:http with one
- * keep-alive agent per SDK client. The SDKs stay as they are; only the transport changes.
- *
- * Why: the bench (bench/NOTES.md) measured Node's global fetch (undici's WHATWG machinery:
- * Request/Headers objects, web streams for every body) at ~100–150 µs of CPU per upstream call,
- * the largest single cost of a gateway request. node:http with a pooled socket costs a fraction.
+ * A `fetch` for the Anthropic SDK (its documented `fetch` option) over upstream-http.ts, with one
+ * keep-alive agent per SDK client. The SDK stays as it is; only the transport changes (why:
+ * upstream-http.ts).
  *
  * Behaviour kept from fetch: a real `Response` (status, headers, body); a JSON body is read in
  * full before resolving, an event stream is handed over as a live byte stream; the signal aborts
@@ -19,10 +15,6 @@ import { Readable } from 'node:stream';
 export type HttpFetch = typeof fetch & { close(): void };
 
 const EVENT_STREAM = /^text\/event-stream/i;
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
-}
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
@@ -82,86 +74,43 @@ function wholeBody(bytes: Buffer, init: ResponseInit): Response {
 
 /** Fetch over node:http(s) with keep-alive agents; `close()` drops the pooled sockets. */
 export function createHttpFetch(): HttpFetch {
-  const agents = {
-    'http:': new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
-    'https:': new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
-  };
+  const upstream = createUpstreamHttp();
 
-  const impl = (input: Parameters<typeof fetch>[0], init: RequestInit = {}): Promise<Response> => {
+  const impl = async (
+    input: Parameters<typeof fetch>[0],
+    init: RequestInit = {},
+  ): Promise<Response> => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : undefined;
     const body = init.body;
     const plainBody = body == null || typeof body === 'string' || body instanceof Uint8Array;
-    const scheme = url?.startsWith('https:') ? 'https:' : url?.startsWith('http:') ? 'http:' : '';
-    if (url === undefined || !plainBody || scheme === '') return fetch(input, init);
+    const httpUrl = url?.startsWith('https:') || url?.startsWith('http:');
+    if (url === undefined || !plainBody || !httpUrl) return fetch(input, init);
     const signal = init.signal ?? undefined;
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
-
-    return new Promise<Response>((resolve, reject) => {
-      const send = scheme === 'https:' ? https.request : http.request;
-      const headers = headerRecord(init.headers);
-      if (body != null && headers['content-length'] === undefined) {
-        headers['content-length'] = String(
-          typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
-        );
-      }
-      const req = send(url, { method: init.method ?? 'GET', headers, agent: agents[scheme] });
-      let settled = false;
-      let live: http.IncomingMessage | undefined;
-      const onAbort = () => {
-        const reason = abortReason(signal as AbortSignal);
-        // Before the answer: reject. During a streamed body: error it. Either way the socket goes.
-        if (live) live.destroy(reason instanceof Error ? reason : new Error('aborted'));
-        req.destroy();
-        fail(reason);
-      };
-      const cleanup = () => signal?.removeEventListener('abort', onAbort);
-      function fail(err: unknown) {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        reject(err);
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err) => fail(signal?.aborted ? abortReason(signal) : err));
-      req.on('response', (res) => {
-        const status = res.statusCode ?? 502;
-        const base = {
-          status,
-          statusText: res.statusMessage ?? '',
-          headers: responseHeaders(res.rawHeaders),
-        };
-        const noBody = status === 204 || status === 304 || init.method === 'HEAD';
-        if (noBody || !EVENT_STREAM.test(res.headers['content-type'] ?? '')) {
-          // A whole body (JSON, an error): read it here, hand over a finished Response.
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (err) => fail(signal?.aborted ? abortReason(signal) : err));
-          res.on('close', () => {
-            if (!res.complete) fail(new TypeError('terminated'));
-          });
-          res.on('end', () => {
-            if (settled) return;
-            settled = true;
-            cleanup();
-            const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-            resolve(noBody ? new Response(null, base) : wholeBody(bytes, base));
-          });
-          return;
-        }
-        // An event stream: hand over a live body; the signal keeps aborting the socket.
-        settled = true;
-        live = res;
-        res.once('close', cleanup);
-        resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, base));
-      });
-      req.end(body ?? undefined);
+    const method = init.method ?? 'GET';
+    const res = await upstream.send(url, {
+      method,
+      headers: headerRecord(init.headers),
+      body: body ?? undefined,
+      signal,
     });
+    const status = res.statusCode ?? 502;
+    const base = {
+      status,
+      statusText: res.statusMessage ?? '',
+      headers: responseHeaders(res.rawHeaders),
+    };
+    const noBody = status === 204 || status === 304 || method === 'HEAD';
+    if (noBody) {
+      res.resume();
+      return new Response(null, base);
+    }
+    // An event stream: a live body; the signal keeps aborting the socket (upstream-http.ts).
+    if (EVENT_STREAM.test(res.headers['content-type'] ?? '')) {
+      return new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, base);
+    }
+    // A whole body (JSON, an error): read here, handed over as a finished Response.
+    return wholeBody(await readBody(res, signal), base);
   };
 
-  return Object.assign(impl as typeof fetch, {
-    close: () => {
-      agents['http:'].destroy();
-      agents['https:'].destroy();
-    },
-  });
+  return Object.assign(impl as typeof fetch, { close: () => upstream.close() });
 }

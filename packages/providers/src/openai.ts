@@ -1,12 +1,14 @@
-import OpenAI from 'openai';
+import type { IncomingMessage } from 'node:http';
+import { createParser } from 'eventsource-parser';
 import type {
   ChatCompletion,
+  ChatCompletionChunk,
   ChatCompletionCreateParams,
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
-import { toProviderError } from './errors.ts';
-import { createHttpFetch } from './http-fetch.ts';
+import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
+import { headerBag, statusError, streamEventError, toProviderError } from './errors.ts';
 import type {
   CallOptions,
   ChatRequest,
@@ -20,6 +22,8 @@ import type {
   ToolCallDelta,
   Usage,
 } from './types.ts';
+import { ProviderError } from './types.ts';
+import { createUpstreamHttp, readBody } from './upstream-http.ts';
 
 export type OpenAIProviderOptions = {
   apiKey: string;
@@ -94,36 +98,114 @@ function toolCallsOf(message: ChatCompletion.Choice['message']): ToolCall[] {
   return out;
 }
 
-/** OpenAI (or compatible) chat completions and embeddings through the official SDK. */
+/** One streamed chunk → the canonical events it carries (content, tool-call fragments, finish, usage). */
+function* chunkEvents(chunk: ChatCompletionChunk): Generator<StreamEvent> {
+  const choice = chunk.choices?.[0];
+  if (choice) {
+    const delta = choice.delta ?? {};
+    const content = delta.content ?? undefined;
+    const toolCalls: ToolCallDelta[] | undefined = delta.tool_calls?.map((t) => {
+      const d: ToolCallDelta = { index: t.index };
+      if (t.id) d.id = t.id;
+      if (t.function?.name) d.name = t.function.name;
+      if (t.function?.arguments) d.arguments = t.function.arguments;
+      return d;
+    });
+    if ((content !== undefined && content !== '') || (toolCalls && toolCalls.length > 0)) {
+      const event: StreamEvent = { type: 'delta' };
+      if (content) event.content = content;
+      if (toolCalls && toolCalls.length > 0) event.toolCalls = toolCalls;
+      yield event;
+    }
+    if (choice.finish_reason) {
+      yield { type: 'finish', finishReason: mapOpenAIFinish(choice.finish_reason) };
+    }
+  }
+  if (chunk.usage) yield { type: 'usage', usage: normalizeOpenAIUsage(chunk.usage) };
+}
+
+/**
+ * OpenAI (or compatible: vLLM, Ollama) chat completions and embeddings, spoken on the wire.
+ *
+ * Not through the official SDK's client: in the overhead benchmark (bench/NOTES.md) the SDK's
+ * request pipeline (header building over undici Headers, request controllers, eagerly formatted
+ * debug details, promise layers) cost 200–270 µs of CPU per call inside Tollgate, more than the
+ * whole budget of a gateway hop (2.2× a bare proxy, ~215 µs). The wire shapes are still the SDK's
+ * own types, checked at compile time; the official SDKs remain what the tests drive Tollgate with.
+ */
 export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
-  const client = new OpenAI({
-    apiKey: opts.apiKey,
-    baseURL: opts.baseUrl ?? OPENAI_URL,
-    // Explicit so the SDK reads none of its own env vars.
-    organization: null,
-    project: null,
-    timeout: opts.timeoutMs ?? 600_000,
-    // Tollgate owns retries (fallbacks would multiply the SDK's own).
-    maxRetries: 0,
-    // node:http with pooled keep-alive sockets instead of the global fetch (http-fetch.ts: why).
-    fetch: createHttpFetch(),
-  });
-  const useCompletionTokens = (opts.baseUrl ?? OPENAI_URL).replace(/\/+$/, '') === OPENAI_URL;
+  const base = (opts.baseUrl ?? OPENAI_URL).replace(/\/+$/, '');
+  const clientTimeoutMs = opts.timeoutMs ?? 600_000;
+  const useCompletionTokens = base === OPENAI_URL;
+  const upstream = createUpstreamHttp();
+  const authorization = `Bearer ${opts.apiKey}`;
+
+  /**
+   * POSTs a JSON body; resolves with a 2xx response whose body is still unread, or throws the
+   * classified error (status answers read off the body, transport failures, our abort/timeout).
+   */
+  async function post(
+    path: string,
+    body: unknown,
+    call: CallOptions,
+    accept: 'application/json' | 'text/event-stream',
+  ): Promise<IncomingMessage> {
+    let res: IncomingMessage;
+    try {
+      res = await upstream.send(`${base}${path}`, {
+        method: 'POST',
+        headers: {
+          authorization,
+          'content-type': 'application/json',
+          accept,
+          'user-agent': 'tollgate',
+        },
+        body: JSON.stringify(body),
+        signal: call.signal,
+        timeoutMs:
+          accept === 'application/json' ? Math.min(call.timeoutMs, clientTimeoutMs) : undefined,
+      });
+    } catch (err) {
+      throw toProviderError('openai', err, call.signal);
+    }
+    const status = res.statusCode ?? 502;
+    if (status >= 200 && status < 300) return res;
+    let text = '';
+    try {
+      text = (await readBody(res, call.signal)).toString('utf8');
+    } catch {
+      // the status alone classifies the failure
+    }
+    throw statusError('openai', status, text, headerBag(res.headers));
+  }
+
+  async function postJson<T>(path: string, body: unknown, call: CallOptions): Promise<T> {
+    const res = await post(path, body, call, 'application/json');
+    let text: string;
+    try {
+      text = (await readBody(res, call.signal)).toString('utf8');
+    } catch (err) {
+      throw toProviderError('openai', err, call.signal);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ProviderError('server', 'openai: upstream answered with invalid JSON', {
+        status: res.statusCode,
+      });
+    }
+  }
 
   return {
     name: 'openai',
 
     async chat(req: ChatRequest, call: CallOptions): Promise<ChatResponse> {
-      let res: ChatCompletion;
-      try {
-        res = await client.chat.completions.create(
-          { ...toParams(req, useCompletionTokens), stream: false },
-          { signal: call.signal, timeout: call.timeoutMs },
-        );
-      } catch (err) {
-        throw toProviderError('openai', err, call.signal);
-      }
-      const choice = res.choices[0];
+      const res = await postJson<ChatCompletion>(
+        '/chat/completions',
+        { ...toParams(req, useCompletionTokens), stream: false },
+        call,
+      );
+      const choice = res.choices?.[0];
       return {
         id: res.id,
         content: choice?.message.content ?? null,
@@ -134,81 +216,76 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     },
 
     async *chatStream(req: ChatRequest, call: CallOptions): AsyncIterable<StreamEvent> {
-      let stream: Awaited<ReturnType<typeof startStream>>;
-      const startStream = () =>
-        client.chat.completions.create(
-          {
-            ...toParams(req, useCompletionTokens),
-            stream: true,
-            // Without this, streams report no usage and could not be billed exactly.
-            stream_options: { include_usage: true },
-          },
-          { signal: call.signal, timeout: call.timeoutMs },
-        );
+      const res = await post(
+        '/chat/completions',
+        {
+          ...toParams(req, useCompletionTokens),
+          stream: true,
+          // Without this, streams report no usage and could not be billed exactly.
+          stream_options: { include_usage: true },
+        },
+        call,
+        'text/event-stream',
+      );
+      const chunks: ChatCompletionChunk[] = [];
+      let finished = false;
+      let bad: ProviderError | undefined;
+      const parser = createParser({
+        onEvent(event) {
+          if (finished || bad) return;
+          if (event.data === '[DONE]') {
+            finished = true;
+            return;
+          }
+          let parsed: ChatCompletionChunk & { error?: { message?: string } };
+          try {
+            parsed = JSON.parse(event.data);
+          } catch {
+            bad = new ProviderError('server', 'openai: upstream sent an invalid stream event');
+            return;
+          }
+          // A failure after the 200 arrives in-band: {"error": {...}}.
+          if (parsed.error) {
+            bad = streamEventError('openai', event.data);
+            return;
+          }
+          chunks.push(parsed);
+        },
+      });
+      res.setEncoding('utf8');
       try {
-        stream = await startStream();
+        for await (const text of res as AsyncIterable<string>) {
+          parser.feed(text);
+          for (const chunk of chunks) yield* chunkEvents(chunk);
+          chunks.length = 0;
+          if (bad) throw bad;
+          if (finished) break;
+        }
       } catch (err) {
         throw toProviderError('openai', err, call.signal);
-      }
-      const iterator = stream[Symbol.asyncIterator]();
-      try {
-        while (true) {
-          let next: IteratorResult<OpenAI.Chat.Completions.ChatCompletionChunk>;
-          try {
-            next = await iterator.next();
-          } catch (err) {
-            throw toProviderError('openai', err, call.signal);
-          }
-          if (next.done) break;
-          const chunk = next.value;
-          const choice = chunk.choices[0];
-          if (choice) {
-            const delta = choice.delta;
-            const content = delta.content ?? undefined;
-            const toolCalls: ToolCallDelta[] | undefined = delta.tool_calls?.map((t) => {
-              const d: ToolCallDelta = { index: t.index };
-              if (t.id) d.id = t.id;
-              if (t.function?.name) d.name = t.function.name;
-              if (t.function?.arguments) d.arguments = t.function.arguments;
-              return d;
-            });
-            if ((content !== undefined && content !== '') || (toolCalls && toolCalls.length > 0)) {
-              const event: StreamEvent = { type: 'delta' };
-              if (content) event.content = content;
-              if (toolCalls && toolCalls.length > 0) event.toolCalls = toolCalls;
-              yield event;
-            }
-            if (choice.finish_reason) {
-              yield { type: 'finish', finishReason: mapOpenAIFinish(choice.finish_reason) };
-            }
-          }
-          if (chunk.usage) yield { type: 'usage', usage: normalizeOpenAIUsage(chunk.usage) };
-        }
       } finally {
         // The caller stopped early (or we failed): close the upstream socket, stop its billing.
-        stream.controller.abort();
+        if (!res.complete) res.destroy();
       }
-      // The SDK ends a stream quietly when its signal fires; the caller must learn it was cut short.
       if (call.signal.aborted) throw toProviderError('openai', new Error('aborted'), call.signal);
     },
 
     async embed(req: EmbeddingRequest, call: CallOptions): Promise<EmbeddingResponse> {
-      try {
-        const res = await client.embeddings.create(
-          {
-            model: req.model,
-            input: req.input,
-            // float: compatible servers do not all speak base64.
-            encoding_format: 'float',
-            ...(req.dimensions !== undefined ? { dimensions: req.dimensions } : {}),
-          },
-          { signal: call.signal, timeout: call.timeoutMs },
-        );
-        const vectors = [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
-        return { vectors, usage: { inputTokens: res.usage?.prompt_tokens ?? 0 } };
-      } catch (err) {
-        throw toProviderError('openai', err, call.signal);
-      }
+      const res = await postJson<CreateEmbeddingResponse>(
+        '/embeddings',
+        {
+          model: req.model,
+          input: req.input,
+          // float: compatible servers do not all speak base64.
+          encoding_format: 'float',
+          ...(req.dimensions !== undefined ? { dimensions: req.dimensions } : {}),
+        },
+        call,
+      );
+      const vectors = [...(res.data ?? [])]
+        .sort((a, b) => a.index - b.index)
+        .map((d) => d.embedding);
+      return { vectors, usage: { inputTokens: res.usage?.prompt_tokens ?? 0 } };
     },
   };
 }

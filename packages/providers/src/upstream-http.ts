@@ -1,0 +1,137 @@
+import http from 'node:http';
+import https from 'node:https';
+
+/**
+ * One HTTP exchange with an upstream over node:http(s), with a keep-alive agent per provider
+ * client. Both the OpenAI wire client (openai.ts) and the fetch handed to the Anthropic SDK
+ * (http-fetch.ts) send through it, so abort handling lives in one place.
+ *
+ * Why not the global fetch: undici's WHATWG layer (Request/Headers objects, web streams for every
+ * body, AbortSignal composition) cost ~100–150 µs of CPU per call in the bench (bench/NOTES.md),
+ * more than the whole budget of a gateway hop; a pooled node:http socket costs a fraction.
+ */
+export type UpstreamRequest = {
+  method: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array | undefined;
+  /** Aborts at any time: before the answer it rejects, after it the caller's body read fails. */
+  signal?: AbortSignal | undefined;
+  /**
+   * Limit on the whole exchange, headers and body; past it the socket is closed and the call fails
+   * with a TimeoutError. Streams leave it unset: the gateway's TTFT and idle limits govern them.
+   */
+  timeoutMs?: number | undefined;
+};
+
+export type UpstreamHttp = {
+  /** Resolves with the response once its headers arrive; the body is the caller's to read. */
+  send(url: string, init: UpstreamRequest): Promise<http.IncomingMessage>;
+  /** Drops the pooled sockets. */
+  close(): void;
+};
+
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+export function createUpstreamHttp(): UpstreamHttp {
+  const agents = {
+    http: new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
+    https: new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
+  };
+
+  function send(url: string, init: UpstreamRequest): Promise<http.IncomingMessage> {
+    const { signal, body } = init;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const secure = url.startsWith('https:');
+    const headers = init.headers;
+    if (body != null && headers['content-length'] === undefined) {
+      headers['content-length'] = String(
+        typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const req = (secure ? https : http).request(url, {
+        method: init.method,
+        headers,
+        agent: secure ? agents.https : agents.http,
+      });
+      let answered: http.IncomingMessage | undefined;
+      let settled = false;
+      const stop = (reason: unknown) => {
+        answered?.destroy(reason instanceof Error ? reason : new Error('aborted'));
+        req.destroy();
+        if (!settled) {
+          settled = true;
+          reject(reason);
+        }
+      };
+      const timer =
+        init.timeoutMs === undefined
+          ? undefined
+          : setTimeout(
+              () => stop(new DOMException('upstream call timed out', 'TimeoutError')),
+              init.timeoutMs,
+            );
+      // During a body read the reader sees the error; either way the socket goes, which is what
+      // stops the upstream generating (and billing) tokens nobody will read.
+      const onAbort = () => {
+        clearTimeout(timer);
+        stop(abortReason(signal as AbortSignal));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        reject(signal?.aborted ? abortReason(signal) : err);
+      });
+      req.on('response', (res) => {
+        settled = true;
+        answered = res;
+        // Both stay until the body is done, so an abort or the limit mid-body closes the socket.
+        res.once('close', () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        });
+        resolve(res);
+      });
+      req.end(body ?? undefined);
+    });
+  }
+
+  return {
+    send,
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
+}
+
+/**
+ * Reads a whole body. Rejects with `terminated` when the connection drops before the end (the
+ * name undici uses, which the error classification already knows), or with the abort reason.
+ */
+export function readBody(res: http.IncomingMessage, signal?: AbortSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let done = false;
+    const fail = (err: unknown) => {
+      if (done) return;
+      done = true;
+      reject(signal?.aborted ? abortReason(signal) : err);
+    };
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', fail); // an abort or the time limit destroyed it with its reason
+    res.on('close', () => {
+      if (!res.complete) fail(new TypeError('terminated'));
+    });
+    res.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    });
+  });
+}
