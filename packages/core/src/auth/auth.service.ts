@@ -3,7 +3,7 @@ import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import { findUserByEmail, findUserById } from '../users/users.repository.ts';
 import { signAccessToken } from './access-tokens.ts';
-import { assertLoginAllowed, clearAccountFailures, recordLoginFailure } from './login-throttle.ts';
+import { assertLoginAllowed, settleLoginAttempt } from './login-throttle.ts';
 import { dummyPasswordHash, verifyPassword } from './passwords.ts';
 import type { UserPrincipal } from './principal.ts';
 import {
@@ -70,12 +70,17 @@ export async function login(
   await assertLoginAllowed(deps, account, ip);
   const user = await findUserByEmail(deps.db, account);
   const ok = await verifyPassword(input.password, user?.password_hash ?? (await dummyPasswordHash));
+  // Decided after the (slow) password check, atomically with counting it: attempts that were in
+  // flight together are answered as if they had come one by one.
   if (!user || !ok) {
-    await recordLoginFailure(deps, account, ip);
+    await settleLoginAttempt(deps, account, ip, 'failure');
     throw badCredentials();
   }
-  if (user.disabled) throw new DomainError('user_disabled', 'user disabled');
-  await clearAccountFailures(deps, account);
+  if (user.disabled) {
+    await settleLoginAttempt(deps, account, ip, 'neutral');
+    throw new DomainError('user_disabled', 'user disabled');
+  }
+  await settleLoginAttempt(deps, account, ip, 'success');
   return issuePair(deps, user, randomUUID());
 }
 
