@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { createUpstreamHttp, readBody } from './upstream-http.ts';
+import { createUpstreamHttp, readBody, upstreamTarget } from './upstream-http.ts';
 
 /**
  * A `fetch` for the Anthropic SDK (its documented `fetch` option) over upstream-http.ts, with one
@@ -87,7 +87,7 @@ export function createHttpFetch(): HttpFetch {
     if (url === undefined || !plainBody || !httpUrl) return fetch(input, init);
     const signal = init.signal ?? undefined;
     const method = init.method ?? 'GET';
-    const res = await upstream.send(url, {
+    const res = await upstream.send(upstreamTarget(url), {
       method,
       headers: headerRecord(init.headers),
       body: body ?? undefined,

@@ -23,7 +23,12 @@ import type {
   Usage,
 } from './types.ts';
 import { ProviderError } from './types.ts';
-import { createUpstreamHttp, readBody } from './upstream-http.ts';
+import {
+  createUpstreamHttp,
+  readBody,
+  type UpstreamTarget,
+  upstreamTarget,
+} from './upstream-http.ts';
 
 export type OpenAIProviderOptions = {
   apiKey: string;
@@ -139,20 +144,24 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
   const useCompletionTokens = base === OPENAI_URL;
   const upstream = createUpstreamHttp();
   const authorization = `Bearer ${opts.apiKey}`;
+  const targets = {
+    chat: upstreamTarget(`${base}/chat/completions`),
+    embeddings: upstreamTarget(`${base}/embeddings`),
+  };
 
   /**
    * POSTs a JSON body; resolves with a 2xx response whose body is still unread, or throws the
    * classified error (status answers read off the body, transport failures, our abort/timeout).
    */
   async function post(
-    path: string,
+    target: UpstreamTarget,
     body: unknown,
     call: CallOptions,
     accept: 'application/json' | 'text/event-stream',
   ): Promise<IncomingMessage> {
     let res: IncomingMessage;
     try {
-      res = await upstream.send(`${base}${path}`, {
+      res = await upstream.send(target, {
         method: 'POST',
         headers: {
           authorization,
@@ -179,8 +188,8 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     throw statusError('openai', status, text, headerBag(res.headers));
   }
 
-  async function postJson<T>(path: string, body: unknown, call: CallOptions): Promise<T> {
-    const res = await post(path, body, call, 'application/json');
+  async function postJson<T>(target: UpstreamTarget, body: unknown, call: CallOptions): Promise<T> {
+    const res = await post(target, body, call, 'application/json');
     let text: string;
     try {
       text = (await readBody(res, call.signal)).toString('utf8');
@@ -201,7 +210,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
 
     async chat(req: ChatRequest, call: CallOptions): Promise<ChatResponse> {
       const res = await postJson<ChatCompletion>(
-        '/chat/completions',
+        targets.chat,
         { ...toParams(req, useCompletionTokens), stream: false },
         call,
       );
@@ -217,7 +226,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
 
     async *chatStream(req: ChatRequest, call: CallOptions): AsyncIterable<StreamEvent> {
       const res = await post(
-        '/chat/completions',
+        targets.chat,
         {
           ...toParams(req, useCompletionTokens),
           stream: true,
@@ -272,7 +281,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
 
     async embed(req: EmbeddingRequest, call: CallOptions): Promise<EmbeddingResponse> {
       const res = await postJson<CreateEmbeddingResponse>(
-        '/embeddings',
+        targets.embeddings,
         {
           model: req.model,
           input: req.input,

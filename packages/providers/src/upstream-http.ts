@@ -23,9 +23,31 @@ export type UpstreamRequest = {
   timeoutMs?: number | undefined;
 };
 
+/** A URL parsed once, ahead of the calls to it (WHATWG URL parsing costs ~5 µs per call). */
+export type UpstreamTarget = {
+  secure: boolean;
+  hostname: string;
+  port: string;
+  /** Path and query. */
+  path: string;
+  /** The Host header. */
+  host: string;
+};
+
+export function upstreamTarget(url: string): UpstreamTarget {
+  const u = new URL(url);
+  return {
+    secure: u.protocol === 'https:',
+    hostname: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port,
+    path: `${u.pathname}${u.search}`,
+    host: u.host,
+  };
+}
+
 export type UpstreamHttp = {
   /** Resolves with the response once its headers arrive; the body is the caller's to read. */
-  send(url: string, init: UpstreamRequest): Promise<http.IncomingMessage>;
+  send(target: UpstreamTarget, init: UpstreamRequest): Promise<http.IncomingMessage>;
   /** Drops the pooled sockets. */
   close(): void;
 };
@@ -40,21 +62,35 @@ export function createUpstreamHttp(): UpstreamHttp {
     https: new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
   };
 
-  function send(url: string, init: UpstreamRequest): Promise<http.IncomingMessage> {
+  function send(target: UpstreamTarget, init: UpstreamRequest): Promise<http.IncomingMessage> {
     const { signal, body } = init;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    const secure = url.startsWith('https:');
-    const headers = init.headers;
-    if (body != null && headers['content-length'] === undefined) {
-      headers['content-length'] = String(
-        typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+    // A flat [name, value, ...] list is written as given; a header object costs node:http a
+    // setHeader() with validation per header (~15 µs per call in a microbenchmark).
+    const headers: string[] = [];
+    let hasHost = false;
+    let hasLength = false;
+    for (const name in init.headers) {
+      const lower = name.toLowerCase();
+      if (lower === 'host') hasHost = true;
+      else if (lower === 'content-length') hasLength = true;
+      headers.push(name, init.headers[name] as string);
+    }
+    if (!hasHost) headers.push('host', target.host);
+    if (body != null && !hasLength) {
+      headers.push(
+        'content-length',
+        String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength),
       );
     }
     return new Promise((resolve, reject) => {
-      const req = (secure ? https : http).request(url, {
+      const req = (target.secure ? https : http).request({
+        hostname: target.hostname,
+        port: target.port,
+        path: target.path,
         method: init.method,
         headers,
-        agent: secure ? agents.https : agents.http,
+        agent: target.secure ? agents.https : agents.http,
       });
       let answered: http.IncomingMessage | undefined;
       let settled = false;
