@@ -189,9 +189,9 @@ export function createRequestLogWriter(opts: RequestLogWriterOptions): RequestLo
   let dropped = 0;
   let kicked = false;
 
-  const writeOnce = async (): Promise<void> => {
-    if (buffer.length === 0) return;
-    const batch = buffer.slice(0, batchSize);
+  const writeOnce = async (limit: number): Promise<number> => {
+    if (buffer.length === 0) return 0;
+    const batch = buffer.slice(0, Math.min(limit, batchSize));
     buffer = buffer.slice(batch.length);
     try {
       await writeRows(opts.db, batch);
@@ -207,15 +207,22 @@ export function createRequestLogWriter(opts: RequestLogWriterOptions): RequestLo
       );
       throw err;
     }
+    return batch.length;
   };
 
-  /** One writer at a time; resolves when the buffer as of now is written (or a write failed). */
+  /**
+   * One writer at a time; resolves when the buffer as of now is written (or a write failed).
+   * Only the rows waiting when it starts: rows that arrive meanwhile wait for the next tick.
+   * Looping until the buffer is empty degenerated, under steady traffic, into one insert of 1–3
+   * rows per request (each insert lasts ~2 ms): ~100 µs of CPU per request at concurrency 1.
+   */
   const drain = (): Promise<void> => {
     if (inFlight) return inFlight.then(drain);
     if (buffer.length === 0) return Promise.resolve();
     inFlight = (async () => {
       try {
-        while (buffer.length > 0) await writeOnce();
+        let due = buffer.length;
+        while (due > 0 && buffer.length > 0) due -= await writeOnce(due);
       } catch {
         // logged in writeOnce; the timer retries
       } finally {
