@@ -281,6 +281,23 @@ describe('openai adapter', () => {
     await vi.waitFor(() => expect(fake.requests(ROUTE)[0]?.aborted).toBe(true));
   });
 
+  it('a finished stream hands its socket back: later calls reuse one connection', async () => {
+    const own = createOpenAIProvider({ apiKey: 'sk-test-key', baseUrl: `${fake.url}/v1` });
+    fake.script(ROUTE, [{ stream: ['a', 'b'] }, { stream: ['c'] }, {}]);
+    const before = fake.connections;
+    // The body's last bytes (the chunked terminator) land just after [DONE]: let them arrive.
+    const settle = () => new Promise((r) => setTimeout(r, 50));
+    expect((await collect(own.chatStream(hello, call()))).some((e) => e.type === 'usage')).toBe(
+      true,
+    );
+    await settle();
+    expect((await collect(own.chatStream(hello, call()))).length).toBeGreaterThan(0);
+    await settle();
+    await own.chat(hello, call());
+    expect(fake.connections - before).toBe(1);
+    expect(fake.requests(ROUTE).every((r) => !r.aborted)).toBe(true);
+  });
+
   it('an upstream that never answers → timeout', async () => {
     fake.script(ROUTE, [{ hang: true }]);
     await expect(

@@ -263,7 +263,10 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
       });
       res.setEncoding('utf8');
       try {
-        for await (const text of res as AsyncIterable<string>) {
+        // destroyOnReturn false: leaving the loop at [DONE] must not close the pooled socket.
+        for await (const text of res.iterator({
+          destroyOnReturn: false,
+        }) as AsyncIterable<string>) {
           parser.feed(text);
           for (const chunk of chunks) yield* chunkEvents(chunk);
           chunks.length = 0;
@@ -273,8 +276,15 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
       } catch (err) {
         throw toProviderError('openai', err, call.signal);
       } finally {
-        // The caller stopped early (or we failed): close the upstream socket, stop its billing.
-        if (!res.complete) res.destroy();
+        // After [DONE] only the end of the chunked body is left: read it, so the socket goes back
+        // to the pool (a new connection per stream cost TTFB). Anything else (the caller stopped
+        // early, or we failed): close the upstream socket, which stops its generating and billing.
+        if (finished && !bad && !call.signal.aborted && !res.complete) {
+          res.resume();
+          const stuck = setTimeout(() => res.destroy(), 5_000); // an upstream that never ends it
+          stuck.unref();
+          res.once('close', () => clearTimeout(stuck));
+        } else if (!res.complete) res.destroy();
       }
       if (call.signal.aborted) throw toProviderError('openai', new Error('aborted'), call.signal);
     },

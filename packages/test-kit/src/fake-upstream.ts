@@ -59,6 +59,8 @@ export type FakeUpstream = {
   requests(route: FakeRoute): FakeRequest[];
   /** Count of requests whose client closed the socket before the response finished. */
   readonly closedConnections: number;
+  /** TCP connections accepted so far (keep-alive reuse shows as fewer connections than calls). */
+  readonly connections: number;
   reset(): void;
   close(): Promise<void>;
 };
@@ -238,7 +240,9 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       else res.destroy();
     });
   });
+  let connections = 0;
   server.on('connection', (s) => {
+    connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -642,6 +646,9 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     },
     requests(route) {
       return received.get(route) ?? [];
+    },
+    get connections() {
+      return connections;
     },
     get closedConnections() {
       return closedConnections;
