@@ -37,25 +37,29 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   // 20 MiB for chat/embeddings, 1 MiB for the rest of /api and /trpc, 413 in each surface's shape.
   installBodyLimits(app);
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    done();
   });
   // Route templates for labels and the log line, the duration histogram, GET /metrics.
   await registerMetrics(app, deps);
   // One line per request, after it is done: id, principal, route template, status, latency.
-  app.addHook('onResponse', async (req, reply) => {
-    req.log.info(
-      {
-        method: req.method,
-        route: routeLabel(req),
-        status: reply.statusCode,
-        latencyMs: Math.round(reply.elapsedTime * 100) / 100,
-        userId: req.principalUserId,
-        keyId: req.principalKeyId,
-        model: req.logModel,
-      },
-      'request',
-    );
+  app.addHook('onResponse', (req, reply, done) => {
+    if (deps.log.isLevelEnabled('info')) {
+      req.log.info(
+        {
+          method: req.method,
+          route: routeLabel(req),
+          status: reply.statusCode,
+          latencyMs: Math.round(reply.elapsedTime * 100) / 100,
+          userId: req.principalUserId,
+          keyId: req.principalKeyId,
+          model: req.logModel,
+        },
+        'request',
+      );
+    }
+    done();
   });
 
   // No CORS_ORIGINS (the default): no browser origin is allowed, so no CORS hook runs at all; the
