@@ -65,47 +65,72 @@ function monthsBetween(a: Date, b: Date): number {
   return (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + (b.getUTCMonth() - a.getUTCMonth());
 }
 
-async function insertBatch(db: Kysely<DB>, rows: RequestLogEntry[]): Promise<void> {
-  const meta = JSON.stringify(
-    rows.map((r) => ({
-      id: r.id,
-      request_id: r.requestId,
-      user_id: r.userId,
-      key_id: r.keyId,
-      batch_item_id: r.batchItemId,
-      model: r.model,
-      provider: r.provider,
-      upstream_model: r.upstreamModel,
-      status: r.status,
-      error_code: r.errorCode,
-      latency_ms: Math.max(0, Math.round(r.latencyMs)),
-      ttft_ms: r.ttftMs === null ? null : Math.max(0, Math.round(r.ttftMs)),
-      input_tokens: r.usage.inputTokens,
-      cached_input_tokens: r.usage.cachedInputTokens,
-      cache_write_tokens: r.usage.cacheWriteTokens,
-      output_tokens: r.usage.outputTokens,
-      reasoning_tokens: r.usage.reasoningTokens,
-      usage_estimated: r.usageEstimated,
-      cache_hit: r.cacheHit,
-      surface: r.surface ?? null,
-      created_at: r.createdAt.toISOString(),
-      // Prices travel as strings and are cast to numeric in SQL: cost never touches a float.
-      p_in: r.prices.input,
-      p_out: r.prices.output,
-      p_cached: r.prices.cachedInput,
-      p_write: r.prices.cacheWrite,
-    })),
-  );
-  const bodies = rows
-    .filter((r) => r.bodies !== undefined)
-    .map((r) => ({
-      log_id: r.id,
-      request_id: r.requestId,
-      key_id: r.keyId,
-      request: r.bodies?.request ?? null,
-      response: r.bodies?.response ?? null,
-      created_at: r.createdAt.toISOString(),
-    }));
+/**
+ * A row as it waits in the buffer: already serialized. Holding the entry (and the request and
+ * response objects of its bodies) for up to a flush interval had every buffered row promoted to
+ * the old generation as an object graph; in the bench that was ~40 MB of RSS and ~17 µs of CPU per
+ * request (LOG_BODIES on vs off). A flat JSON string is one small object for the GC.
+ */
+type BufferedRow = {
+  createdAtMs: number;
+  /** The request_logs record for jsonb_to_recordset. */
+  meta: string;
+  /** The request_bodies record, when bodies are logged. */
+  bodies: string | undefined;
+};
+
+/** JSON text of a body; a body JSON cannot represent (a cycle, a BigInt) is logged as null. */
+function bodyJson(value: unknown): string {
+  try {
+    return JSON.stringify(value ?? null) ?? 'null';
+  } catch {
+    return 'null';
+  }
+}
+
+function serializeRow(r: RequestLogEntry): BufferedRow {
+  const createdAt = r.createdAt.toISOString();
+  const meta = JSON.stringify({
+    id: r.id,
+    request_id: r.requestId,
+    user_id: r.userId,
+    key_id: r.keyId,
+    batch_item_id: r.batchItemId,
+    model: r.model,
+    provider: r.provider,
+    upstream_model: r.upstreamModel,
+    status: r.status,
+    error_code: r.errorCode,
+    latency_ms: Math.max(0, Math.round(r.latencyMs)),
+    ttft_ms: r.ttftMs === null ? null : Math.max(0, Math.round(r.ttftMs)),
+    input_tokens: r.usage.inputTokens,
+    cached_input_tokens: r.usage.cachedInputTokens,
+    cache_write_tokens: r.usage.cacheWriteTokens,
+    output_tokens: r.usage.outputTokens,
+    reasoning_tokens: r.usage.reasoningTokens,
+    usage_estimated: r.usageEstimated,
+    cache_hit: r.cacheHit,
+    surface: r.surface ?? null,
+    created_at: createdAt,
+    // Prices travel as strings and are cast to numeric in SQL: cost never touches a float.
+    p_in: r.prices.input,
+    p_out: r.prices.output,
+    p_cached: r.prices.cachedInput,
+    p_write: r.prices.cacheWrite,
+  });
+  const bodies =
+    r.bodies === undefined
+      ? undefined
+      : `{"log_id":${JSON.stringify(r.id)},"request_id":${JSON.stringify(r.requestId)},` +
+        `"key_id":${JSON.stringify(r.keyId)},"created_at":"${createdAt}",` +
+        `"request":${bodyJson(r.bodies.request)},"response":${bodyJson(r.bodies.response)}}`;
+  return { createdAtMs: r.createdAt.getTime(), meta, bodies };
+}
+
+async function insertBatch(db: Kysely<DB>, rows: BufferedRow[]): Promise<void> {
+  const meta = `[${rows.map((r) => r.meta).join(',')}]`;
+  const withBodies = rows.flatMap((r) => (r.bodies === undefined ? [] : [r.bodies]));
+  const bodies = `[${withBodies.join(',')}]`;
   await db.transaction().execute(async (trx) => {
     // Cached reads and cache writes are parts of input_tokens, billed at their own price when the
     // model has one, else at the input price; reasoning is part of output. Refusals cost 0.
@@ -136,11 +161,11 @@ async function insertBatch(db: Kysely<DB>, rows: RequestLogEntry[]): Promise<voi
         reasoning_tokens integer, usage_estimated boolean, cache_hit boolean, surface text,
         created_at timestamptz, p_in numeric, p_out numeric, p_cached numeric, p_write numeric)
       on conflict do nothing`.execute(trx);
-    if (bodies.length > 0) {
+    if (withBodies.length > 0) {
       await sql`
         insert into request_bodies (log_id, request_id, request, response, created_at)
         select v.log_id, v.request_id, v.request, v.response, v.created_at
-        from jsonb_to_recordset(${JSON.stringify(bodies)}::jsonb) as v(log_id uuid,
+        from jsonb_to_recordset(${bodies}::jsonb) as v(log_id uuid,
           request_id text, key_id uuid, request jsonb, response jsonb, created_at timestamptz)
         where not exists (
           select 1 from api_keys k where k.id = v.key_id and k.log_bodies = false)
@@ -162,12 +187,12 @@ export async function ensurePartitions(
   return r.rows[0]?.made ?? 0;
 }
 
-async function writeRows(db: Kysely<DB>, rows: RequestLogEntry[]): Promise<void> {
+async function writeRows(db: Kysely<DB>, rows: BufferedRow[]): Promise<void> {
   try {
     await insertBatch(db, rows);
   } catch (err) {
     if ((err as { code?: string }).code !== NO_PARTITION) throw err;
-    const times = rows.map((r) => r.createdAt.getTime());
+    const times = rows.map((r) => r.createdAtMs);
     const min = new Date(Math.min(...times));
     await ensurePartitions(db, min, monthsBetween(min, new Date(Math.max(...times))));
     await insertBatch(db, rows);
@@ -183,7 +208,7 @@ export function createRequestLogWriter(opts: RequestLogWriterOptions): RequestLo
   const intervalMs = opts.intervalMs ?? 250;
   const batchSize = opts.batchSize ?? 500;
   const maxBuffered = opts.maxBuffered ?? 20_000;
-  let buffer: RequestLogEntry[] = [];
+  let buffer: BufferedRow[] = [];
   let inFlight: Promise<void> | null = null;
   let closed = false;
   let dropped = 0;
@@ -247,7 +272,7 @@ export function createRequestLogWriter(opts: RequestLogWriterOptions): RequestLo
         }
         return;
       }
-      buffer.push(entry);
+      buffer.push(serializeRow(entry));
       if (buffer.length >= batchSize && !inFlight && !kicked) {
         kicked = true;
         setImmediate(() => {
