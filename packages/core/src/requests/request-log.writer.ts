@@ -79,10 +79,22 @@ type BufferedRow = {
   bodies: string | undefined;
 };
 
-/** JSON text of a body; a body JSON cannot represent (a cycle, a BigInt) is logged as null. */
+// Escapes that are valid JSON but that Postgres' jsonb refuses: one such body would fail its whole
+// batch on every retry. JSON.stringify writes NUL and lone surrogates exactly like this.
+const JSONB_REFUSES = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;
+
+const jsonbSafe = (_key: string, v: unknown) =>
+  typeof v === 'string' ? v.replaceAll('\0', '\uFFFD').toWellFormed() : v;
+
+/**
+ * JSON text of a body for jsonb: NUL characters and lone surrogates become U+FFFD (a second,
+ * slower pass only when the text has them); a body JSON cannot represent (a cycle, a BigInt) is
+ * logged as null.
+ */
 function bodyJson(value: unknown): string {
   try {
-    return JSON.stringify(value ?? null) ?? 'null';
+    const json = JSON.stringify(value ?? null) ?? 'null';
+    return JSONB_REFUSES.test(json) ? (JSON.stringify(value, jsonbSafe) ?? 'null') : json;
   } catch {
     return 'null';
   }
