@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { createTollgateClient } from '@tollgate/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CompatEnv, startCompatEnv } from './compat-fixtures.ts';
 
@@ -132,5 +134,51 @@ describe('stop sequences on /v1/chat/completions (official openai SDK)', () => {
     }
     expect(text).toBe('alpha beta ');
     expect(finishes).toEqual(['stop']);
+  });
+});
+
+describe('stop sequences on the typed API (tRPC client and REST)', () => {
+  it('chat.complete and POST /api/chat/completions name the sequence; chat.stream on its finish event', async () => {
+    const client = createTollgateClient({ url: env.url, apiKey: env.user.apiKey });
+    const input = {
+      model: 'an-sonnet',
+      messages: prompt('first part ### second part'),
+      stop: ['###'],
+    };
+    const done = await client.chat.complete.mutate(input);
+    expect(done).toMatchObject({
+      content: 'first part ',
+      finishReason: 'stop',
+      stopSequence: '###',
+    });
+
+    const rest = await fetch(`${env.url}/api/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.user.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(input),
+    });
+    expect(rest.status).toBe(200);
+    expect(await rest.json()).toMatchObject({ finishReason: 'stop', stopSequence: '###' });
+
+    const finishes: unknown[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const sub = client.chat.stream.subscribe(
+        { ...input, requestId: randomUUID() },
+        {
+          onData: (e) => {
+            if (e.type === 'finish') finishes.push(e);
+          },
+          onComplete: () => resolve(),
+          onError: (e) => {
+            sub.unsubscribe();
+            reject(e);
+          },
+        },
+      );
+    });
+    expect(finishes).toEqual([{ type: 'finish', finishReason: 'stop', stopSequence: '###' }]);
+
+    const plain = await client.chat.complete.mutate({ ...input, messages: prompt('no marker') });
+    expect(plain.stopSequence).toBeUndefined();
   });
 });

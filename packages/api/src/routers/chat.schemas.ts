@@ -107,6 +107,8 @@ export const ChatResult = z.object({
   content: z.string().nullable(),
   toolCalls: z.array(ToolCall),
   finishReason: FinishReason,
+  /** The stop sequence that ended generation, when the upstream names it (Anthropic does). */
+  stopSequence: z.string().optional(),
   usage: Usage,
   cacheHit: z.boolean(),
 });
@@ -120,6 +122,6 @@ export type ChatStreamEvent =
       content?: string;
       toolCalls?: { index: number; id?: string; name?: string; arguments?: string }[];
     }
-  | { type: 'finish'; finishReason: z.infer<typeof FinishReason> }
+  | { type: 'finish'; finishReason: z.infer<typeof FinishReason>; stopSequence?: string }
   | { type: 'usage'; usage: z.infer<typeof Usage> }
   | { type: 'error'; code: string; message: string };

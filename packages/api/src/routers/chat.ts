@@ -32,6 +32,7 @@ function toWire(r: GatewayChatResult): ChatResult {
     content: r.content,
     toolCalls: r.toolCalls,
     finishReason: r.finishReason,
+    ...(r.stopSequence !== undefined ? { stopSequence: r.stopSequence } : {}),
     usage: r.usage,
     cacheHit: r.cacheHit,
   };
