@@ -3,6 +3,7 @@ import type { Usage } from '@tollgate/providers';
 import type { Logger } from '@tollgate/telemetry';
 import { type Kysely, sql } from 'kysely';
 import type { Surface } from '../gateway/gateway.types.ts';
+import { type JsonbArrayBuilder, jsonbArrayBuilder } from './jsonb-array.ts';
 
 export type RequestStatus = 'ok' | 'error' | 'aborted' | 'rejected';
 
@@ -66,18 +67,29 @@ function monthsBetween(a: Date, b: Date): number {
 }
 
 /**
- * A row as it waits in the buffer: already serialized. Holding the entry (and the request and
- * response objects of its bodies) for up to a flush interval had every buffered row promoted to
- * the old generation as an object graph; in the bench that was ~40 MB of RSS and ~17 µs of CPU per
- * request (LOG_BODIES on vs off). A flat JSON string is one small object for the GC.
+ * Rows waiting to be written, already serialized into off-heap jsonb arrays (jsonb-array.ts: why),
+ * one for request_logs and one for request_bodies. A batch closes at `batchSize` rows.
  */
-type BufferedRow = {
-  createdAtMs: number;
-  /** The request_logs record for jsonb_to_recordset. */
-  meta: string;
-  /** The request_bodies record, when bodies are logged. */
-  bodies: string | undefined;
+type Batch = {
+  meta: JsonbArrayBuilder;
+  bodies: JsonbArrayBuilder;
+  rows: number;
+  /** Oldest and newest created_at (ms): the partitions a failed insert may need. */
+  minMs: number;
+  maxMs: number;
 };
+
+function emptyBatch(reuse?: Batch): Batch {
+  reuse?.meta.reset();
+  reuse?.bodies.reset();
+  return {
+    meta: reuse?.meta ?? jsonbArrayBuilder(),
+    bodies: reuse?.bodies ?? jsonbArrayBuilder(),
+    rows: 0,
+    minMs: Number.POSITIVE_INFINITY,
+    maxMs: 0,
+  };
+}
 
 // Escapes that are valid JSON but that Postgres' jsonb refuses: one such body would fail its whole
 // batch on every retry. JSON.stringify writes NUL and lone surrogates exactly like this.
@@ -100,7 +112,7 @@ function bodyJson(value: unknown): string {
   }
 }
 
-function serializeRow(r: RequestLogEntry): BufferedRow {
+function appendRow(batch: Batch, r: RequestLogEntry): void {
   const createdAt = r.createdAt.toISOString();
   const meta = JSON.stringify({
     id: r.id,
@@ -130,19 +142,22 @@ function serializeRow(r: RequestLogEntry): BufferedRow {
     p_cached: r.prices.cachedInput,
     p_write: r.prices.cacheWrite,
   });
-  const bodies =
-    r.bodies === undefined
-      ? undefined
-      : `{"log_id":${JSON.stringify(r.id)},"request_id":${JSON.stringify(r.requestId)},` +
+  batch.meta.push(meta);
+  if (r.bodies !== undefined) {
+    batch.bodies.push(
+      `{"log_id":${JSON.stringify(r.id)},"request_id":${JSON.stringify(r.requestId)},` +
         `"key_id":${JSON.stringify(r.keyId)},"created_at":"${createdAt}",` +
-        `"request":${bodyJson(r.bodies.request)},"response":${bodyJson(r.bodies.response)}}`;
-  return { createdAtMs: r.createdAt.getTime(), meta, bodies };
+        `"request":${bodyJson(r.bodies.request)},"response":${bodyJson(r.bodies.response)}}`,
+    );
+  }
+  const ms = r.createdAt.getTime();
+  batch.minMs = Math.min(batch.minMs, ms);
+  batch.maxMs = Math.max(batch.maxMs, ms);
+  batch.rows++;
 }
 
-async function insertBatch(db: Kysely<DB>, rows: BufferedRow[]): Promise<void> {
-  const meta = `[${rows.map((r) => r.meta).join(',')}]`;
-  const withBodies = rows.flatMap((r) => (r.bodies === undefined ? [] : [r.bodies]));
-  const bodies = `[${withBodies.join(',')}]`;
+async function insertBatch(db: Kysely<DB>, batch: Batch): Promise<void> {
+  const meta = batch.meta.bytes();
   await db.transaction().execute(async (trx) => {
     // Cached reads and cache writes are parts of input_tokens, billed at their own price when the
     // model has one, else at the input price; reasoning is part of output. Refusals cost 0.
@@ -173,11 +188,11 @@ async function insertBatch(db: Kysely<DB>, rows: BufferedRow[]): Promise<void> {
         reasoning_tokens integer, usage_estimated boolean, cache_hit boolean, surface text,
         created_at timestamptz, p_in numeric, p_out numeric, p_cached numeric, p_write numeric)
       on conflict do nothing`.execute(trx);
-    if (withBodies.length > 0) {
+    if (batch.bodies.length > 0) {
       await sql`
         insert into request_bodies (log_id, request_id, request, response, created_at)
         select v.log_id, v.request_id, v.request, v.response, v.created_at
-        from jsonb_to_recordset(${bodies}::jsonb) as v(log_id uuid,
+        from jsonb_to_recordset(${batch.bodies.bytes()}::jsonb) as v(log_id uuid,
           request_id text, key_id uuid, request jsonb, response jsonb, created_at timestamptz)
         where not exists (
           select 1 from api_keys k where k.id = v.key_id and k.log_bodies = false)
@@ -199,15 +214,14 @@ export async function ensurePartitions(
   return r.rows[0]?.made ?? 0;
 }
 
-async function writeRows(db: Kysely<DB>, rows: BufferedRow[]): Promise<void> {
+async function writeBatch(db: Kysely<DB>, batch: Batch): Promise<void> {
   try {
-    await insertBatch(db, rows);
+    await insertBatch(db, batch);
   } catch (err) {
     if ((err as { code?: string }).code !== NO_PARTITION) throw err;
-    const times = rows.map((r) => r.createdAtMs);
-    const min = new Date(Math.min(...times));
-    await ensurePartitions(db, min, monthsBetween(min, new Date(Math.max(...times))));
-    await insertBatch(db, rows);
+    const min = new Date(batch.minMs);
+    await ensurePartitions(db, min, monthsBetween(min, new Date(batch.maxMs)));
+    await insertBatch(db, batch);
   }
 }
 
@@ -220,49 +234,54 @@ export function createRequestLogWriter(opts: RequestLogWriterOptions): RequestLo
   const intervalMs = opts.intervalMs ?? 250;
   const batchSize = opts.batchSize ?? 500;
   const maxBuffered = opts.maxBuffered ?? 20_000;
-  let buffer: BufferedRow[] = [];
+  /** Oldest first; rows are appended to the last one until it holds `batchSize`. */
+  let batches: Batch[] = [];
+  let buffered = 0;
+  /** Written batches whose memory the next ones reuse (jsonb-array.ts: why). */
+  const spare: Batch[] = [];
+  const newBatch = () => emptyBatch(spare.pop());
   let inFlight: Promise<void> | null = null;
   let closed = false;
   let dropped = 0;
   let kicked = false;
 
-  const writeOnce = async (limit: number): Promise<number> => {
-    if (buffer.length === 0) return 0;
-    const batch = buffer.slice(0, Math.min(limit, batchSize));
-    buffer = buffer.slice(batch.length);
+  const writeOnce = async (): Promise<void> => {
+    const batch = batches.shift();
+    if (!batch) return;
     try {
-      await writeRows(opts.db, batch);
+      await writeBatch(opts.db, batch);
+      buffered -= batch.rows;
+      if (spare.length < 4) spare.push(batch);
     } catch (err) {
-      // Keep the rows for the next tick, as far as the bound allows.
-      const room = Math.max(0, maxBuffered - buffer.length);
-      const kept = batch.slice(0, room);
-      dropped += batch.length - kept.length;
-      buffer = [...kept, ...buffer];
+      // Keep the rows for the next tick (record() keeps the total within maxBuffered).
+      batches.unshift(batch);
       opts.log.warn(
-        { err: String((err as Error).message ?? err), rows: batch.length, dropped },
+        { err: String((err as Error).message ?? err), rows: batch.rows, dropped },
         'request log write failed; will retry',
       );
       throw err;
     }
-    return batch.length;
   };
 
   /**
    * One writer at a time; resolves when the buffer as of now is written (or a write failed).
-   * Only the rows waiting when it starts: rows that arrive meanwhile wait for the next tick.
-   * Looping until the buffer is empty degenerated, under steady traffic, into one insert of 1–3
-   * rows per request (each insert lasts ~2 ms): ~100 µs of CPU per request at concurrency 1.
+   * Only the batches waiting when it starts: rows that arrive meanwhile go into a new batch for
+   * the next tick. Writing until the buffer was empty degenerated, under steady traffic, into one
+   * insert of 1–3 rows per request (each insert lasts ~2 ms): ~100 µs of CPU per request at c=1.
    */
   const drain = (): Promise<void> => {
     if (inFlight) return inFlight.then(drain);
-    if (buffer.length === 0) return Promise.resolve();
+    if (buffered === 0) return Promise.resolve();
     inFlight = (async () => {
       try {
-        let due = buffer.length;
-        while (due > 0 && buffer.length > 0) due -= await writeOnce(due);
+        let due = batches.length;
+        // Later rows start a batch of their own.
+        if ((batches.at(-1)?.rows ?? 0) > 0) batches.push(newBatch());
+        while (due-- > 0) await writeOnce();
       } catch {
         // logged in writeOnce; the timer retries
       } finally {
+        batches = batches.filter((b) => b.rows > 0);
         inFlight = null;
       }
     })();
@@ -270,22 +289,28 @@ export function createRequestLogWriter(opts: RequestLogWriterOptions): RequestLo
   };
 
   const timer = setInterval(() => {
-    if (!inFlight && buffer.length > 0) void drain();
+    if (!inFlight && buffered > 0) void drain();
   }, intervalMs);
   timer.unref();
 
   return {
     record(entry) {
       if (closed) return;
-      if (buffer.length >= maxBuffered) {
+      if (buffered >= maxBuffered) {
         dropped++;
         if (dropped === 1 || dropped % 1000 === 0) {
           opts.log.warn({ dropped }, 'request log buffer full; dropping rows');
         }
         return;
       }
-      buffer.push(serializeRow(entry));
-      if (buffer.length >= batchSize && !inFlight && !kicked) {
+      let batch = batches.at(-1);
+      if (!batch || batch.rows >= batchSize) {
+        batch = newBatch();
+        batches.push(batch);
+      }
+      appendRow(batch, entry);
+      buffered++;
+      if (batch.rows >= batchSize && !inFlight && !kicked) {
         kicked = true;
         setImmediate(() => {
           kicked = false;
@@ -299,6 +324,6 @@ export function createRequestLogWriter(opts: RequestLogWriterOptions): RequestLo
       clearInterval(timer);
       await drain();
     },
-    pending: () => buffer.length,
+    pending: () => buffered,
   };
 }
