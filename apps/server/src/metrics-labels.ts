@@ -49,7 +49,15 @@ function procedureNames(): Set<string> {
 }
 
 /** `/api/keys/:id` → `/api/keys/{id}`, the OpenAPI spelling PRODUCT.md uses for labels. */
-const openApiStyle = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+const openApiSpellings = new Map<string, string>(); // one entry per registered route
+const openApiStyle = (url: string) => {
+  let spelled = openApiSpellings.get(url);
+  if (spelled === undefined) {
+    spelled = url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+    openApiSpellings.set(url, spelled);
+  }
+  return spelled;
+};
 
 /**
  * The route template of a request, never its raw path: bounded by the routes and procedures that
