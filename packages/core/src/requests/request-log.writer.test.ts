@@ -51,20 +51,30 @@ function entry(bodies: RequestLogEntry['bodies']): RequestLogEntry {
 }
 
 describe('request log bodies', () => {
-  it('stores bodies as given, after the caller has changed its objects (they are copied at record)', async () => {
+  it('stores bodies exactly as given: unicode, quotes, backslashes, numbers', async () => {
     const w = createRequestLogWriter({ db: t.db, log: deps.log, intervalMs: 60_000 });
     const request = {
       messages: [{ role: 'user', content: 'caf\u00e9 \u{1F600} "quoted" \\ back' }],
     };
     const e = entry({ request, response: { content: 'ok', n: 1.5 } });
     w.record(e);
-    request.messages[0] = { role: 'user', content: 'changed later' };
     await w.close();
     const got = await getRequest(deps, alice.principal, e.id);
-    expect(got.bodies).toEqual({
-      request: { messages: [{ role: 'user', content: 'caf\u00e9 \u{1F600} "quoted" \\ back' }] },
-      response: { content: 'ok', n: 1.5 },
+    expect(got.bodies).toEqual({ request, response: { content: 'ok', n: 1.5 } });
+  });
+
+  it('rows recorded before a flush are in it, though they are serialized after the current I/O', async () => {
+    const w = createRequestLogWriter({ db: t.db, log: deps.log, intervalMs: 60_000 });
+    const e = entry({ request: { content: 'now' }, response: 'then' });
+    w.record(e);
+    expect(w.pending()).toBe(1);
+    await w.flush();
+    expect(w.pending()).toBe(0);
+    expect((await getRequest(deps, alice.principal, e.id)).bodies).toEqual({
+      request: { content: 'now' },
+      response: 'then',
     });
+    await w.close();
   });
 
   it('a body Postgres jsonb refuses (NUL, a lone surrogate) is stored with U+FFFD and does not fail its batch', async () => {
