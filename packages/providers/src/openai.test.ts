@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FakeUpstream } from '@tollgate/test-kit/fake-upstream';
 import { startFakeUpstream } from '@tollgate/test-kit/fake-upstream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -324,6 +326,68 @@ describe('openai adapter', () => {
       input: ['a', 'bb'],
       encoding_format: 'float',
       dimensions: 4,
+    });
+  });
+});
+
+describe('openai adapter against a misbehaving server', () => {
+  // What a proxy in front of a compatible server can answer: not the OpenAI wire at all.
+  let url = '';
+  const server = createServer((req, res) => {
+    req.resume();
+    if (req.url?.endsWith('/html/chat/completions')) {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>login required</html>');
+    } else if (req.url?.endsWith('/garbage/chat/completions')) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"choices":[{"index":0,"delta":{"content":"ok "}}]}\n\n');
+      res.end('data: {not json\n\n');
+    } else if (req.url?.endsWith('/nodone/chat/completions')) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"choices":[{"index":0,"delta":{"content":"partial"}}]}\n\n');
+      res.end(); // a clean end without [DONE]
+    } else {
+      res.writeHead(302, { location: 'http://169.254.169.254/' }).end();
+    }
+  });
+  beforeAll(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  const at = (path: string) => createOpenAIProvider({ apiKey: 'k', baseUrl: `${url}/${path}` });
+
+  it('a 200 that is not JSON → server error, retryable', async () => {
+    await expect(at('html').chat(hello, call())).rejects.toMatchObject({
+      kind: 'server',
+      retryable: true,
+      message: 'openai: upstream answered with invalid JSON',
+    });
+  });
+
+  it('a stream event that is not JSON → server error after the deltas already seen', async () => {
+    const seen: StreamEvent[] = [];
+    await expect(
+      (async () => {
+        for await (const e of at('garbage').chatStream(hello, call())) seen.push(e);
+      })(),
+    ).rejects.toMatchObject({ kind: 'server' });
+    expect(seen).toEqual([{ type: 'delta', content: 'ok ' }]);
+  });
+
+  it('a stream that ends cleanly without [DONE] ends with what it sent', async () => {
+    expect(await collect(at('nodone').chatStream(hello, call()))).toEqual([
+      { type: 'delta', content: 'partial' },
+    ]);
+  });
+
+  it('a redirect is not followed (base URLs are configuration, not something to chase)', async () => {
+    await expect(at('moved').chat(hello, call())).rejects.toMatchObject({
+      kind: 'bad_request',
+      status: 302,
     });
   });
 });
