@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { maintainRequestLog, type RequestLogEntry } from '@tollgate/core';
-import { createTestUser, type TestUser } from '@tollgate/core/testing';
+import { createTestUser, type TestUser, testLogEntry } from '@tollgate/core/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeTestServer, startTestServer, type TestServer } from './helpers.ts';
@@ -18,28 +18,14 @@ const zero = {
   reasoningTokens: 0,
 };
 
-function entry(user: TestUser, over: Partial<RequestLogEntry> = {}): RequestLogEntry {
-  return {
-    id: randomUUID(),
-    requestId: `req-${randomUUID()}`,
-    userId: user.id,
-    keyId: user.apiKeyId,
-    batchItemId: null,
+const entry = (user: TestUser, over: Partial<RequestLogEntry> = {}): RequestLogEntry =>
+  testLogEntry(user, {
     model: 'priced',
-    provider: 'mock',
-    upstreamModel: 'mock-echo',
-    status: 'ok',
-    errorCode: null,
     latencyMs: 12,
-    ttftMs: null,
     usage: zero,
-    usageEstimated: false,
-    cacheHit: false,
-    createdAt: new Date(),
     prices: { input: '0.15', output: '0.6', cachedInput: null, cacheWrite: null },
     ...over,
-  };
-}
+  });
 
 async function cost(e: RequestLogEntry): Promise<string | null> {
   s.deps.requestLog.record(e);

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { maintainRequestLog, type RequestLogEntry } from '@tollgate/core';
-import { createTestUser, type TestUser } from '@tollgate/core/testing';
+import { createTestUser, type TestUser, testLogEntry } from '@tollgate/core/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeTestServer, startTestServer, type TestServer } from './helpers.ts';
@@ -12,34 +11,8 @@ let alice: TestUser;
 const now = new Date(Date.UTC(2031, 5, 15, 12)); // 2031-06-15
 const clock = { now: () => now };
 
-function entry(createdAt: Date, bodies?: RequestLogEntry['bodies']): RequestLogEntry {
-  return {
-    id: randomUUID(),
-    requestId: `req-${randomUUID()}`,
-    userId: alice.id,
-    keyId: alice.apiKeyId,
-    batchItemId: null,
-    model: 'mock-echo',
-    provider: 'mock',
-    upstreamModel: 'mock-echo',
-    status: 'ok',
-    errorCode: null,
-    latencyMs: 5,
-    ttftMs: null,
-    usage: {
-      inputTokens: 1,
-      cachedInputTokens: 0,
-      cacheWriteTokens: 0,
-      outputTokens: 1,
-      reasoningTokens: 0,
-    },
-    usageEstimated: false,
-    cacheHit: false,
-    createdAt,
-    prices: { input: '1', output: '2', cachedInput: null, cacheWrite: null },
-    ...(bodies ? { bodies } : {}),
-  };
-}
+const entry = (createdAt: Date, bodies?: RequestLogEntry['bodies']): RequestLogEntry =>
+  testLogEntry(alice, { createdAt, ...(bodies ? { bodies } : {}) });
 
 async function partitions2031(): Promise<string[]> {
   const r = await sql<{ name: string }>`

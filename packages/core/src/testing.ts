@@ -10,6 +10,7 @@ import type { KeyScope, UserPrincipal } from './auth/principal.ts';
 import { createDeps } from './create-deps.ts';
 import type { Clock, Deps } from './deps.ts';
 import { issueApiKey } from './keys/api-keys.service.ts';
+import type { RequestLogEntry } from './requests/request-log.writer.ts';
 import { insertUser } from './users/users.repository.ts';
 
 const TEST_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -64,5 +65,38 @@ export async function createTestUser(
     apiKey: key,
     apiKeyId: row.id,
     principal: { kind: 'user', userId: user.id, role, keyId: row.id, scopes },
+  };
+}
+
+/** A finished, priced `mock-echo` call of `user`'s key, for request-log tests; override any field. */
+export function testLogEntry(
+  user: Pick<TestUser, 'id' | 'apiKeyId'>,
+  overrides: Partial<RequestLogEntry> = {},
+): RequestLogEntry {
+  return {
+    id: randomUUID(),
+    requestId: `req-${randomUUID()}`,
+    userId: user.id,
+    keyId: user.apiKeyId,
+    batchItemId: null,
+    model: 'mock-echo',
+    provider: 'mock',
+    upstreamModel: 'mock-echo',
+    status: 'ok',
+    errorCode: null,
+    latencyMs: 5,
+    ttftMs: null,
+    usage: {
+      inputTokens: 1,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      outputTokens: 1,
+      reasoningTokens: 0,
+    },
+    usageEstimated: false,
+    cacheHit: false,
+    createdAt: new Date(),
+    prices: { input: '1', output: '2', cachedInput: null, cacheWrite: null },
+    ...overrides,
   };
 }

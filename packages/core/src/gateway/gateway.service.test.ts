@@ -4,7 +4,6 @@ import { createTestDb, type TestDb } from '@tollgate/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../deps.ts';
 import { upsertModel } from '../models/models.service.ts';
-import { createRequestLogWriter } from '../requests/request-log.writer.ts';
 import { createTestDeps, createTestUser, type TestUser } from '../testing.ts';
 import { chatComplete, startChatStream } from './gateway.service.ts';
 import type { CallContext, GatewayStreamEvent } from './gateway.types.ts';
@@ -162,87 +161,5 @@ describe('stream limits', () => {
     for await (const e of s.events) events.push(e);
     expect(events.map((e) => e.type)).toEqual(['delta', 'delta', 'error']);
     expect(events.at(-1)).toMatchObject({ code: 'upstream_timeout' });
-  });
-});
-
-describe('request log writer', () => {
-  it('keeps its buffer bounded and never blocks the caller', async () => {
-    const w = createRequestLogWriter({
-      db: testDb.db,
-      log: deps.log,
-      intervalMs: 60_000,
-      maxBuffered: 2,
-    });
-    const e = {
-      id: crypto.randomUUID(),
-      requestId: 'x',
-      userId: user.id,
-      keyId: null,
-      batchItemId: null,
-      model: 'first',
-      provider: 'mock',
-      upstreamModel: 'up-1',
-      status: 'ok' as const,
-      errorCode: null,
-      latencyMs: 1,
-      ttftMs: null,
-      usage: answer('x').usage,
-      usageEstimated: false,
-      cacheHit: false,
-      createdAt: new Date(),
-      prices: { input: '1', output: '2', cachedInput: null, cacheWrite: null },
-    };
-    for (let i = 0; i < 3; i++) w.record({ ...e, id: crypto.randomUUID(), requestId: `x${i}` });
-    expect(w.pending()).toBe(2);
-    await w.close();
-    expect(w.pending()).toBe(0);
-  });
-
-  it('rows arriving during a write wait for the next one: steady traffic makes few, large inserts', async () => {
-    // Counts the log inserts this writer sends (a kysely plugin sees every query, raw ones too).
-    let inserts = 0;
-    const counted = testDb.db.withPlugin({
-      transformQuery(args) {
-        const node = args.node as { kind: string; sqlFragments?: readonly string[] };
-        if (
-          node.kind === 'RawNode' &&
-          node.sqlFragments?.join('').includes('insert into request_logs')
-        )
-          inserts++;
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    });
-    const w = createRequestLogWriter({ db: counted, log: deps.log, intervalMs: 60_000 });
-    const row = (i: number) => ({
-      id: crypto.randomUUID(),
-      requestId: `steady-${i}`,
-      userId: user.id,
-      keyId: null,
-      batchItemId: null,
-      model: 'first',
-      provider: 'mock',
-      upstreamModel: 'up-1',
-      status: 'ok' as const,
-      errorCode: null,
-      latencyMs: 1,
-      ttftMs: null,
-      usage: answer('x').usage,
-      usageEstimated: false,
-      cacheHit: false,
-      createdAt: new Date(),
-      prices: { input: '1', output: '2', cachedInput: null, cacheWrite: null },
-    });
-    w.record(row(0));
-    w.record(row(1));
-    const first = w.flush();
-    // Requests keep arriving while that insert is on its way to Postgres.
-    for (let i = 2; i < 5; i++) w.record(row(i));
-    await first;
-    expect(inserts).toBe(1);
-    expect(w.pending()).toBe(3);
-    await w.close();
-    expect(inserts).toBe(2); // the three late rows in one insert, not one each
-    expect(w.pending()).toBe(0);
   });
 });

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { createTestDb, type TestDb } from '@tollgate/test-kit';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../deps.ts';
-import { createTestDeps, createTestUser, type TestUser } from '../testing.ts';
+import { createTestDeps, createTestUser, type TestUser, testLogEntry } from '../testing.ts';
 import type { RequestLogEntry } from './request-log.writer.ts';
 import { getRequest, maintainRequestLog } from './requests.service.ts';
 
@@ -11,34 +10,11 @@ let t: TestDb;
 let deps: Deps;
 let alice: TestUser;
 
-function entry(createdAt: Date): RequestLogEntry {
-  return {
-    id: randomUUID(),
-    requestId: `req-${randomUUID()}`,
-    userId: alice.id,
-    keyId: alice.apiKeyId,
-    batchItemId: null,
-    model: 'mock-echo',
-    provider: 'mock',
-    upstreamModel: 'mock-echo',
-    status: 'ok',
-    errorCode: null,
-    latencyMs: 5,
-    ttftMs: null,
-    usage: {
-      inputTokens: 1,
-      cachedInputTokens: 0,
-      cacheWriteTokens: 0,
-      outputTokens: 1,
-      reasoningTokens: 0,
-    },
-    usageEstimated: false,
-    cacheHit: false,
+const entry = (createdAt: Date): RequestLogEntry =>
+  testLogEntry(alice, {
     createdAt,
-    prices: { input: '1', output: '2', cachedInput: null, cacheWrite: null },
     bodies: { request: { messages: [{ role: 'user', content: 'hi' }] }, response: 'hello' },
-  };
-}
+  });
 
 const monthName = (table: string, d: Date) =>
   `${table}_${d.getUTCFullYear()}_${String(d.getUTCMonth() + 1).padStart(2, '0')}`;

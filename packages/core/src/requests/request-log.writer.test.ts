@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { createTestDb, type TestDb } from '@tollgate/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../deps.ts';
-import { createTestDeps, createTestUser, type TestUser } from '../testing.ts';
+import { createTestDeps, createTestUser, type TestUser, testLogEntry } from '../testing.ts';
 import { createRequestLogWriter, type RequestLogEntry } from './request-log.writer.ts';
 import { getRequest } from './requests.service.ts';
 
@@ -21,34 +20,8 @@ afterAll(async () => {
   await t.drop();
 });
 
-function entry(bodies: RequestLogEntry['bodies']): RequestLogEntry {
-  return {
-    id: randomUUID(),
-    requestId: `req-${randomUUID()}`,
-    userId: alice.id,
-    keyId: alice.apiKeyId,
-    batchItemId: null,
-    model: 'mock-echo',
-    provider: 'mock',
-    upstreamModel: 'mock-echo',
-    status: 'ok',
-    errorCode: null,
-    latencyMs: 5,
-    ttftMs: null,
-    usage: {
-      inputTokens: 1,
-      cachedInputTokens: 0,
-      cacheWriteTokens: 0,
-      outputTokens: 1,
-      reasoningTokens: 0,
-    },
-    usageEstimated: false,
-    cacheHit: false,
-    createdAt: new Date(),
-    prices: { input: '1', output: '2', cachedInput: null, cacheWrite: null },
-    bodies,
-  };
-}
+const entry = (bodies: RequestLogEntry['bodies']): RequestLogEntry =>
+  testLogEntry(alice, { bodies });
 
 describe('request log bodies', () => {
   it('stores bodies exactly as given: unicode, quotes, backslashes, numbers', async () => {
@@ -93,5 +66,49 @@ describe('request log bodies', () => {
       request: { content: 'fine' },
       response: 'fine',
     });
+  });
+});
+
+describe('request log writer', () => {
+  it('keeps its buffer bounded and never blocks the caller', async () => {
+    const w = createRequestLogWriter({
+      db: t.db,
+      log: deps.log,
+      intervalMs: 60_000,
+      maxBuffered: 2,
+    });
+    for (let i = 0; i < 3; i++) w.record(testLogEntry(alice));
+    expect(w.pending()).toBe(2);
+    await w.close();
+    expect(w.pending()).toBe(0);
+  });
+
+  it('rows arriving during a write wait for the next one: steady traffic makes few, large inserts', async () => {
+    // Counts the log inserts this writer sends (a kysely plugin sees every query, raw ones too).
+    let inserts = 0;
+    const counted = t.db.withPlugin({
+      transformQuery(args) {
+        const node = args.node as { kind: string; sqlFragments?: readonly string[] };
+        if (
+          node.kind === 'RawNode' &&
+          node.sqlFragments?.join('').includes('insert into request_logs')
+        )
+          inserts++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const w = createRequestLogWriter({ db: counted, log: deps.log, intervalMs: 60_000 });
+    w.record(testLogEntry(alice));
+    w.record(testLogEntry(alice));
+    const first = w.flush();
+    // Requests keep arriving while that insert is on its way to Postgres.
+    for (let i = 0; i < 3; i++) w.record(testLogEntry(alice));
+    await first;
+    expect(inserts).toBe(1);
+    expect(w.pending()).toBe(3);
+    await w.close();
+    expect(inserts).toBe(2); // the three late rows in one insert, not one each
+    expect(w.pending()).toBe(0);
   });
 });
