@@ -22,13 +22,33 @@ export function credentialFrom(headers: AuthHeaders, allowXApiKey: boolean): str
 const fresh = (cachedAt: number) => Date.now() - cachedAt < AUTH_CACHE_TTL_MS;
 
 /**
+ * SHA-256 (and its cache id) of recently presented API keys. The hash is a pure function of the
+ * key, so remembering it changes nothing but the ~4–9 µs it cost on every call (bench/NOTES.md);
+ * revocation, expiry and scopes are still read from the key state below. The raw keys sit in
+ * this process's memory, where every request's headers pass anyway. Bounded: full, it starts over
+ * (a flood of made-up keys costs the hashing of today, never memory).
+ */
+const recentKeys = new Map<string, { hash: Buffer; id: string }>();
+const RECENT_KEYS_MAX = 10_000;
+
+function hashedKey(key: string): { hash: Buffer; id: string } {
+  let known = recentKeys.get(key);
+  if (known === undefined) {
+    if (recentKeys.size >= RECENT_KEYS_MAX) recentKeys.clear();
+    const hash = hashApiKey(key);
+    known = { hash, id: hash.toString('base64url') };
+    recentKeys.set(key, known);
+  }
+  return known;
+}
+
+/**
  * The key behind a hash, from this process's cache when the invalidation listener is live, else
  * from the database (and then cached, unless an invalidation raced the read).
  */
 async function keyState(deps: Deps, key: string): Promise<CachedKey | undefined> {
   const rt = deps.auth;
-  const hash = hashApiKey(key);
-  const id = hash.toString('base64url');
+  const { hash, id } = hashedKey(key);
   const hit = rt.live() ? rt.keys.get(id) : undefined;
   if (hit && fresh(hit.cachedAt)) return hit;
   const gen = rt.generation();
