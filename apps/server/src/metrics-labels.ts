@@ -66,8 +66,8 @@ const openApiStyle = (url: string) => {
 export function resolveRouteTemplate(req: FastifyRequest): string {
   const route = req.routeOptions.url;
   if (!route) return UNKNOWN_ROUTE;
-  const path = (req.url.split('?')[0] ?? '').replace(/\/{2,}/g, '/');
   if (route === '/api/*') {
+    const path = (req.url.split('?')[0] ?? '').replace(/\/{2,}/g, '/');
     const op = restOperations().find((o) => o.method === req.method && o.pattern.test(path));
     return op ? op.template : UNKNOWN_ROUTE;
   }

@@ -122,15 +122,36 @@ function record(
     },
     bodies: deps.config.logBodies ? o.bodies : undefined,
   });
-  const labels = { provider: m.provider, model: m.name };
-  if (o.usage.inputTokens > 0)
-    deps.metrics.tokens.inc({ ...labels, direction: 'input' }, o.usage.inputTokens);
-  if (o.usage.outputTokens > 0) {
-    deps.metrics.tokens.inc({ ...labels, direction: 'output' }, o.usage.outputTokens);
-  }
+  const labels = modelLabels(m);
+  if (o.usage.inputTokens > 0) deps.metrics.tokens.inc(labels.input, o.usage.inputTokens);
+  if (o.usage.outputTokens > 0) deps.metrics.tokens.inc(labels.output, o.usage.outputTokens);
   // A float is fine for a counter; the request log's cost is the exact figure.
   const cost = approximateCost(m, o.usage);
-  if (cost !== null && cost > 0) deps.metrics.costUsd.inc(labels, cost);
+  if (cost !== null && cost > 0) deps.metrics.costUsd.inc(labels.model, cost);
+}
+
+type ModelLabels = {
+  model: { provider: string; model: string };
+  input: { provider: string; model: string; direction: 'input' };
+  output: { provider: string; model: string; direction: 'output' };
+};
+
+// Per catalog entry (the catalog cache hands out the same objects until it reloads): label objects
+// built once, not three per call.
+const labelsOf = new WeakMap<CatalogModel, ModelLabels>();
+
+function modelLabels(m: CatalogModel): ModelLabels {
+  let labels = labelsOf.get(m);
+  if (labels === undefined) {
+    const model = { provider: m.provider, model: m.name };
+    labels = {
+      model,
+      input: { ...model, direction: 'input' },
+      output: { ...model, direction: 'output' },
+    };
+    labelsOf.set(m, labels);
+  }
+  return labels;
 }
 
 function approximateCost(m: CatalogModel, u: Usage): number | null {

@@ -110,7 +110,10 @@ const jsonbSafe = (_key: string, v: unknown) =>
 function bodyJson(value: unknown): string {
   try {
     const json = JSON.stringify(value ?? null) ?? 'null';
-    return JSONB_REFUSES.test(json) ? (JSON.stringify(value, jsonbSafe) ?? 'null') : json;
+    // includes() first: a plain scan, where the regex costs more on every body.
+    return json.includes('\\u') && JSONB_REFUSES.test(json)
+      ? (JSON.stringify(value, jsonbSafe) ?? 'null')
+      : json;
   } catch {
     return 'null';
   }
