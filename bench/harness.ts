@@ -259,3 +259,116 @@ export async function measureTarget(t: Target): Promise<{ row: string; figures: 
     figures: { c1p50: c1.p50, c1p99: c1.p99, ttfbP50: ttfb.p50, c64cpu: c64.cpuUsPerReq, rss },
   };
 }
+
+/**
+ * c=1 latency (or TTFB) of every target, the targets taking turns in blocks of 100 requests after
+ * their warm-up: on a shared machine the slow and fast moments then fall on every target alike,
+ * instead of on whichever target happened to be measured during them. Blocks, not single
+ * requests: taking turns request by request made every request of every target a cold one (its
+ * process had just slept while two others ran), which measured the machine's caches, not a
+ * gateway serving its clients.
+ */
+export async function interleaved(
+  targets: Target[],
+  body: string,
+  n: number,
+  pick: 'totalMs' | 'ttfbMs',
+): Promise<Map<string, { p50: number; p99: number }>> {
+  const block = Math.min(100, n);
+  for (const t of targets) for (let i = 0; i < Math.min(50, n); i++) await post(t, body);
+  const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  for (let done = 0; done < n; done += block) {
+    for (const t of targets) {
+      for (let i = done; i < Math.min(n, done + block); i++) {
+        const r = await post(t, body);
+        if (r.status !== 200) throw new Error(`${t.name}: status ${r.status}`);
+        samples.get(t.name)?.push(r[pick]);
+      }
+    }
+  }
+  const out = new Map<string, { p50: number; p99: number }>();
+  for (const [name, xs] of samples) {
+    xs.sort((a, b) => a - b);
+    out.set(name, { p50: percentile(xs, 50), p99: percentile(xs, 99) });
+  }
+  return out;
+}
+
+/** Rounds of load per target: DURATION_S in all, alternating (five rounds, or one with --quick). */
+const LOAD_ROUNDS = quick ? 1 : 5;
+
+/**
+ * Load at `connections` on every target in alternating rounds, summed per target: a burst of load
+ * from other tenants of the machine falls on every target alike. rps is the mean of the rounds;
+ * latency p50 / p99 the median of the rounds'; CPU is all ticks over all answered requests.
+ */
+export async function loadRounds(targets: Target[], connections: number) {
+  const acc = new Map(
+    targets.map((t) => [
+      t.name,
+      { ticks: 0, ok: 0, rps: [] as number[], p50: [] as number[], p99: [] as number[] },
+    ]),
+  );
+  for (let round = 0; round < LOAD_ROUNDS; round++) {
+    for (const t of targets) {
+      const a = acc.get(t.name);
+      if (!a) continue;
+      const before = cpuTicks(t.pid);
+      const result = await autocannon({
+        url: `${t.url}/v1/chat/completions`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...t.headers },
+        body: BODY,
+        connections,
+        duration: DURATION_S / LOAD_ROUNDS,
+      });
+      a.ticks += cpuTicks(t.pid) - before;
+      a.ok += result['2xx'];
+      a.rps.push(result.requests.average);
+      a.p50.push(result.latency.p50);
+      a.p99.push(result.latency.p99);
+      if (result.non2xx > 0 || result.errors > 0) {
+        console.warn(
+          `${t.name} c=${connections}: ${result.non2xx} non-2xx, ${result.errors} errors`,
+        );
+      }
+    }
+  }
+  const median = (xs: number[]) =>
+    [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  const out = new Map<string, { rps: number; p50: number; p99: number; cpuUsPerReq: number }>();
+  for (const [name, a] of acc) {
+    out.set(name, {
+      rps: a.rps.reduce((x, y) => x + y, 0) / a.rps.length,
+      p50: median(a.p50),
+      p99: median(a.p99),
+      cpuUsPerReq: a.ok > 0 ? (a.ticks / CLK_TCK / a.ok) * 1e6 : Number.NaN,
+    });
+  }
+  return out;
+}
+
+/** `pnpm bench`'s measurement: every step on all targets at once, interleaved (see above). */
+export async function measureAll(targets: Target[]) {
+  const c1 = await interleaved(targets, BODY, C1_REQUESTS, 'totalMs');
+  const ttfb = await interleaved(targets, STREAM_BODY, TTFB_REQUESTS, 'ttfbMs');
+  const c16 = await loadRounds(targets, 16);
+  const c64 = await loadRounds(targets, 64);
+  const rows: string[] = [];
+  const figures: Record<string, Figures> = {};
+  for (const t of targets) {
+    const a = c1.get(t.name);
+    const f = ttfb.get(t.name);
+    const l16 = c16.get(t.name);
+    const l64 = c64.get(t.name);
+    if (!a || !f || !l16 || !l64) throw new Error(`${t.name}: missing figures`);
+    const rss = rssMb(t.pid);
+    rows.push(
+      `| ${t.name} | ${a.p50.toFixed(3)} / ${a.p99.toFixed(3)} | ${f.p50.toFixed(3)} | ` +
+        `${l16.rps.toFixed(0)} (${l16.p50} / ${l16.p99}) | ${l64.rps.toFixed(0)} (${l64.p50} / ${l64.p99}) | ` +
+        `${l16.cpuUsPerReq.toFixed(0)} / ${l64.cpuUsPerReq.toFixed(0)} | ${rss.toFixed(0)} |`,
+    );
+    figures[t.name] = { c1p50: a.p50, c1p99: a.p99, ttfbP50: f.p50, c64cpu: l64.cpuUsPerReq, rss };
+  }
+  return { rows, figures };
+}

@@ -10,19 +10,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { DURATION_S, type Figures, measureTarget, quick, root, startTargets } from './harness.ts';
+import { DURATION_S, type Figures, measureAll, quick, root, startTargets } from './harness.ts';
 
 async function main() {
   const { targets, stopAll } = await startTargets();
   try {
-    const rows: string[] = [];
-    const figures: Record<string, Figures> = {};
-    for (const t of targets) {
-      const m = await measureTarget(t);
-      rows.push(m.row);
-      figures[t.name] = m.figures;
-      console.log(m.row);
-    }
+    const { rows, figures } = await measureAll(targets);
+    for (const row of rows) console.log(row);
 
     const up = figures.upstream as Figures;
     const floor = figures.floor as Figures;
@@ -60,6 +54,11 @@ async function main() {
       'request, time to the first response byte (p50). c=16 / c=64: autocannon, requests per second',
       '(p50 / p99 latency, whole ms). CPU: µs of CPU (user+sys, /proc) of the serving process per',
       'request. RSS: MB after the c=64 run.',
+      '',
+      'The machine is shared, and its speed changes from minute to minute. So the targets are',
+      'measured side by side, not one after the other: at c=1 and for TTFB they take turns in blocks',
+      'of 100 requests (after 50 warm-up requests each); the c=16 and c=64 loads run in alternating rounds',
+      `(${quick ? 'one round' : `five rounds of ${DURATION_S / 5} s`} per target), summed per target (latency: the median round).`,
       '',
       '| target | c=1 p50 / p99 | TTFB p50 | c=16 rps (p50 / p99) | c=64 rps (p50 / p99) | CPU µs/req c=16 / c=64 | RSS MB |',
       '|---|---|---|---|---|---|---|',
