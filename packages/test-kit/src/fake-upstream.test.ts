@@ -139,3 +139,22 @@ describe('fake upstream wire formats', () => {
     expect(fake.closedConnections).toBe(1);
   });
 });
+
+describe('fake upstream for the benchmark', () => {
+  it('keepRequests: false answers the same and keeps nothing', async () => {
+    const lean = await startFakeUpstream({ keepRequests: false });
+    try {
+      const res = await fetch(`${lean.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'ping' }] }),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { choices: { message: { content: string } }[] };
+      expect(body.choices[0]?.message.content).toBe('ping');
+      expect(lean.requests('POST /v1/chat/completions')).toEqual([]);
+    } finally {
+      await lean.close();
+    }
+  });
+});

@@ -70,6 +70,11 @@ export type FakeUpstreamOptions = {
   apiKey?: string;
   /** Ids returned by GET /v1/models. */
   models?: string[];
+  /**
+   * Keep every request for `requests()` (default). The benchmark turns it off: hundreds of
+   * thousands of kept requests grew the reference upstream to ~600 MB and into long GCs.
+   */
+  keepRequests?: boolean;
 };
 
 type Format = 'openai' | 'anthropic';
@@ -258,9 +263,11 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       body,
       aborted: false,
     };
-    const list = received.get(route) ?? [];
-    list.push(record);
-    received.set(route, list);
+    if (opts.keepRequests !== false) {
+      const list = received.get(route) ?? [];
+      list.push(record);
+      received.set(route, list);
+    }
     res.on('close', () => {
       if (!res.writableFinished && !dropped.has(res)) {
         record.aborted = true;
