@@ -41,3 +41,23 @@ describe('jsonbArrayBuilder reuse', () => {
     expect(JSON.parse(text(b.bytes()))).toEqual(['again']);
   });
 });
+
+describe('jsonbArrayBuilder memory', () => {
+  it('gives a huge batch memory back on reset; keeps an ordinary one', () => {
+    const b = jsonbArrayBuilder();
+    const big = JSON.stringify('x'.repeat(6 * 1024 * 1024)); // a body near the 20 MiB limit's scale
+    b.push(big);
+    // Sized exactly for a large ASCII body, not three bytes per character.
+    expect(b.capacity).toBeLessThan(big.length * 2 + 64);
+    expect(JSON.parse(text(b.bytes()))).toEqual([JSON.parse(big)]);
+    b.reset();
+    expect(b.capacity).toBeLessThanOrEqual(16 * 1024);
+    expect(JSON.parse(text(b.bytes()))).toEqual([]);
+
+    const ordinary = jsonbArrayBuilder();
+    for (let i = 0; i < 200; i++) ordinary.push(JSON.stringify({ i, s: 'y'.repeat(500) }));
+    const held = ordinary.capacity;
+    ordinary.reset();
+    expect(ordinary.capacity).toBe(held);
+  });
+});

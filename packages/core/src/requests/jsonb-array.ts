@@ -14,9 +14,11 @@ export type JsonbArrayBuilder = {
   /** Appends one element, given as JSON text. */
   push(json: string): void;
   readonly length: number;
+  /** Bytes of memory it holds. */
+  readonly capacity: number;
   /** The finished `[...]`, valid until the next push or reset. */
   bytes(): Buffer;
-  /** Empties it, keeping its memory for the next array. */
+  /** Empties it, keeping its memory for the next array (up to a few MiB; more is given back). */
   reset(): void;
 };
 
@@ -25,8 +27,14 @@ const OPEN = 0x5b; // [
 const COMMA = 0x2c;
 const CLOSE = 0x5d; // ]
 
+/** Beyond this, reset() gives the memory back: a batch with a 20 MiB body must not pin it. */
+const KEEP_AT_MOST = 4 * 1024 * 1024;
+/** Up to this many UTF-16 units the 3-bytes-each bound is cheap; past it, measure exactly. */
+const ESTIMATE_UP_TO = 16 * 1024;
+
 export function jsonbArrayBuilder(initialBytes = 16 * 1024): JsonbArrayBuilder {
-  let buf = Buffer.allocUnsafeSlow(Math.max(initialBytes, 8));
+  const initial = Math.max(initialBytes, 8);
+  let buf = Buffer.allocUnsafeSlow(initial);
   buf[0] = JSONB_VERSION;
   buf[1] = OPEN;
   let used = 2;
@@ -34,9 +42,9 @@ export function jsonbArrayBuilder(initialBytes = 16 * 1024): JsonbArrayBuilder {
   return {
     push(json) {
       // UTF-8 needs at most 3 bytes per UTF-16 unit; plus a comma and the closing bracket.
-      const worst = json.length * 3 + 2;
-      if (used + worst > buf.length) {
-        const grown = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, used + worst));
+      const need = (json.length <= ESTIMATE_UP_TO ? json.length * 3 : Buffer.byteLength(json)) + 2;
+      if (used + need > buf.length) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, used + need));
         buf.copy(grown, 0, 0, used);
         buf = grown;
       }
@@ -47,11 +55,19 @@ export function jsonbArrayBuilder(initialBytes = 16 * 1024): JsonbArrayBuilder {
     get length() {
       return length;
     },
+    get capacity() {
+      return buf.length;
+    },
     bytes() {
       buf[used] = CLOSE; // room for it is always kept
       return buf.subarray(0, used + 1);
     },
     reset() {
+      if (buf.length > KEEP_AT_MOST) {
+        buf = Buffer.allocUnsafeSlow(initial);
+        buf[0] = JSONB_VERSION;
+        buf[1] = OPEN;
+      }
       used = 2;
       length = 0;
     },
