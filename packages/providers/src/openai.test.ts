@@ -300,6 +300,17 @@ describe('openai adapter', () => {
     expect(fake.requests(ROUTE).every((r) => !r.aborted)).toBe(true);
   });
 
+  it('JSON calls reuse one pooled connection, one after another', async () => {
+    const own = createOpenAIProvider({ apiKey: 'sk-test-key', baseUrl: `${fake.url}/v1` });
+    const before = fake.connections;
+    for (let i = 0; i < 3; i++) {
+      const res = await own.chat(hello, call());
+      expect(res.content).toBe('Hello');
+      await new Promise((r) => setImmediate(r)); // the socket is released on the next ticks
+    }
+    expect(fake.connections - before).toBe(1);
+  });
+
   it('an upstream that never answers → timeout', async () => {
     fake.script(ROUTE, [{ hang: true }]);
     await expect(
