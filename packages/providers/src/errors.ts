@@ -72,12 +72,27 @@ export function statusError(
   bodyText: string,
   headers: HeaderBag,
 ): ProviderError {
+  const detail = upstreamDetail(bodyText) || 'status code (no body)';
+  return answeredError(provider, status, `${status} ${detail}`, headers);
+}
+
+/**
+ * An upstream's error answer, however it was read (off the wire, or as an SDK's APIError): kind
+ * from the status, retry-after when rate limited, the message made safe.
+ */
+function answeredError(
+  provider: ProviderName,
+  status: number | undefined,
+  message: string,
+  headers: HeaderBag,
+  cause?: unknown,
+): ProviderError {
   const kind = kindForStatus(status);
   const retryAfterMs = kind === 'rate_limited' ? parseRetryAfter(headers) : undefined;
-  const detail = upstreamDetail(bodyText) || 'status code (no body)';
-  return new ProviderError(kind, safeMessage(provider, `${status} ${detail}`), {
-    status,
+  return new ProviderError(kind, safeMessage(provider, message), {
+    ...(status !== undefined ? { status } : {}),
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    ...(cause !== undefined ? { cause } : {}),
   });
 }
 
@@ -157,14 +172,7 @@ export function toProviderError(
     });
   }
   if (AnthropicErrors !== undefined && err instanceof AnthropicErrors.APIError) {
-    const status = err.status;
-    const kind = kindForStatus(status);
-    const retryAfterMs = kind === 'rate_limited' ? parseRetryAfter(err.headers) : undefined;
-    return new ProviderError(kind, safeMessage(provider, err.message), {
-      ...(status !== undefined ? { status } : {}),
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      cause: err,
-    });
+    return answeredError(provider, err.status, err.message, err.headers, err);
   }
   if (isTransportError(err)) {
     // undici surfaces a socket dropped mid-body as TypeError('terminated'), not an SDK error.
