@@ -97,47 +97,23 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
+/** c=1 latency (or TTFB) of one target: its warm-up, then `n` requests one after another. */
 export async function sequential(
   target: Target,
   body: string,
   n: number,
   pick: 'totalMs' | 'ttfbMs',
 ) {
-  for (let i = 0; i < Math.min(50, n); i++) await post(target, body); // warm-up
-  const samples: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = await post(target, body);
-    if (r.status !== 200) throw new Error(`${target.name}: status ${r.status}`);
-    samples.push(r[pick]);
-  }
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+  const figures = (await interleaved([target], body, n, pick)).get(target.name);
+  if (!figures) throw new Error(`${target.name}: no samples`);
+  return figures;
 }
 
+/** Load at `connections` on one target for DURATION_S in one go. */
 export async function load(target: Target, connections: number) {
-  const before = cpuTicks(target.pid);
-  const result = await autocannon({
-    url: `${target.url}/v1/chat/completions`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...target.headers },
-    body: BODY,
-    connections,
-    duration: DURATION_S,
-  });
-  const ticks = cpuTicks(target.pid) - before;
-  const ok = result['2xx'];
-  if (result.non2xx > 0 || result.errors > 0) {
-    console.warn(
-      `${target.name} c=${connections}: ${result.non2xx} non-2xx, ${result.errors} errors`,
-    );
-  }
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    cpuUsPerReq: ok > 0 ? (ticks / CLK_TCK / ok) * 1e6 : Number.NaN,
-    requests: ok,
-  };
+  const figures = (await loadRounds([target], connections, 1)).get(target.name);
+  if (!figures) throw new Error(`${target.name}: no load figures`);
+  return figures;
 }
 
 export async function api(
@@ -245,19 +221,10 @@ export type Figures = {
 
 /** The whole measurement of one target: c=1 latency, TTFB, c=16 and c=64 load, RSS. */
 export async function measureTarget(t: Target): Promise<{ row: string; figures: Figures }> {
-  const c1 = await sequential(t, BODY, C1_REQUESTS, 'totalMs');
-  const ttfb = await sequential(t, STREAM_BODY, TTFB_REQUESTS, 'ttfbMs');
-  const c16 = await load(t, 16);
-  const c64 = await load(t, 64);
-  const rss = rssMb(t.pid);
-  const row =
-    `| ${t.name} | ${c1.p50.toFixed(3)} / ${c1.p99.toFixed(3)} | ${ttfb.p50.toFixed(3)} | ` +
-    `${c16.rps.toFixed(0)} (${c16.p50} / ${c16.p99}) | ${c64.rps.toFixed(0)} (${c64.p50} / ${c64.p99}) | ` +
-    `${c16.cpuUsPerReq.toFixed(0)} / ${c64.cpuUsPerReq.toFixed(0)} | ${rss.toFixed(0)} |`;
-  return {
-    row,
-    figures: { c1p50: c1.p50, c1p99: c1.p99, ttfbP50: ttfb.p50, c64cpu: c64.cpuUsPerReq, rss },
-  };
+  const { rows, figures } = await measureAll([t]);
+  const f = figures[t.name];
+  if (!f || rows[0] === undefined) throw new Error(`${t.name}: no figures`);
+  return { row: rows[0], figures: f };
 }
 
 /**
@@ -302,14 +269,14 @@ const LOAD_ROUNDS = quick ? 1 : 5;
  * from other tenants of the machine falls on every target alike. rps is the mean of the rounds;
  * latency p50 / p99 the median of the rounds'; CPU is all ticks over all answered requests.
  */
-export async function loadRounds(targets: Target[], connections: number) {
+export async function loadRounds(targets: Target[], connections: number, rounds = LOAD_ROUNDS) {
   const acc = new Map(
     targets.map((t) => [
       t.name,
       { ticks: 0, ok: 0, rps: [] as number[], p50: [] as number[], p99: [] as number[] },
     ]),
   );
-  for (let round = 0; round < LOAD_ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const t of targets) {
       const a = acc.get(t.name);
       if (!a) continue;
@@ -320,7 +287,7 @@ export async function loadRounds(targets: Target[], connections: number) {
         headers: { 'content-type': 'application/json', ...t.headers },
         body: BODY,
         connections,
-        duration: DURATION_S / LOAD_ROUNDS,
+        duration: DURATION_S / rounds,
       });
       a.ticks += cpuTicks(t.pid) - before;
       a.ok += result['2xx'];
@@ -336,13 +303,17 @@ export async function loadRounds(targets: Target[], connections: number) {
   }
   const median = (xs: number[]) =>
     [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
-  const out = new Map<string, { rps: number; p50: number; p99: number; cpuUsPerReq: number }>();
+  const out = new Map<
+    string,
+    { rps: number; p50: number; p99: number; cpuUsPerReq: number; requests: number }
+  >();
   for (const [name, a] of acc) {
     out.set(name, {
       rps: a.rps.reduce((x, y) => x + y, 0) / a.rps.length,
       p50: median(a.p50),
       p99: median(a.p99),
       cpuUsPerReq: a.ok > 0 ? (a.ticks / CLK_TCK / a.ok) * 1e6 : Number.NaN,
+      requests: a.ok,
     });
   }
   return out;
