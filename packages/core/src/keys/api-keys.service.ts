@@ -1,5 +1,5 @@
 import type { DB } from '@tollgate/db';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type UpdateObject } from 'kysely';
 import { publishAuthEvent } from '../auth/auth-events.ts';
 import { defaultScopes, hasScope, type KeyScope, type UserPrincipal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
@@ -148,36 +148,34 @@ export async function updateKey(
   input: KeySettings,
 ): Promise<KeyView> {
   const expiresAt = expiry(deps, input.expiresAt);
-  const row = await deps.db.transaction().execute(async (trx) => {
-    let q = trx
-      .updateTable('api_keys')
-      .set({
-        ...(input.name !== undefined ? { name: input.name } : {}),
-        ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}),
-        ...(input.rpmLimit !== undefined ? { rpm_limit: input.rpmLimit } : {}),
-        ...(input.tpmLimit !== undefined ? { tpm_limit: input.tpmLimit } : {}),
-        ...(input.logBodies !== undefined ? { log_bodies: input.logBodies } : {}),
-        ...(input.cache !== undefined ? { cache: input.cache } : {}),
-      })
-      .where('id', '=', id);
-    if (!seesAll(p)) q = q.where('user_id', '=', p.userId);
-    const updated = await q.returningAll().executeTakeFirst();
-    if (updated) await publishAuthEvent(trx, { k: 'key', id });
-    return updated;
+  return changeVisibleKey(deps, p, id, {
+    ...(input.name !== undefined ? { name: input.name } : {}),
+    ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}),
+    ...(input.rpmLimit !== undefined ? { rpm_limit: input.rpmLimit } : {}),
+    ...(input.tpmLimit !== undefined ? { tpm_limit: input.tpmLimit } : {}),
+    ...(input.logBodies !== undefined ? { log_bodies: input.logBodies } : {}),
+    ...(input.cache !== undefined ? { cache: input.cache } : {}),
   });
-  if (!row) throw new DomainError('not_found', 'key not found');
-  deps.auth.invalidate({ k: 'key', id });
-  return view(row);
 }
 
 /** Revokes a key at once in every process (NOTIFY); idempotent; someone else's is "not found". */
 export async function revokeKey(deps: Deps, p: UserPrincipal, id: string): Promise<KeyView> {
   const now = deps.clock.now();
+  return changeVisibleKey(deps, p, id, { revoked_at: sql`coalesce(revoked_at, ${now})` });
+}
+
+/**
+ * Changes a key the principal may see (an admin: any; a member: their own, else "not found") and
+ * tells every process in the same transaction, so cached copies of it are dropped at once.
+ */
+async function changeVisibleKey(
+  deps: Deps,
+  p: UserPrincipal,
+  id: string,
+  set: UpdateObject<DB, 'api_keys'>,
+): Promise<KeyView> {
   const row = await deps.db.transaction().execute(async (trx) => {
-    let q = trx
-      .updateTable('api_keys')
-      .set({ revoked_at: sql`coalesce(revoked_at, ${now})` })
-      .where('id', '=', id);
+    let q = trx.updateTable('api_keys').set(set).where('id', '=', id);
     if (!seesAll(p)) q = q.where('user_id', '=', p.userId);
     const updated = await q.returningAll().executeTakeFirst();
     if (updated) await publishAuthEvent(trx, { k: 'key', id });
