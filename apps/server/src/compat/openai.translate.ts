@@ -169,15 +169,18 @@ export function createOpenAIStreamEncoder(o: {
 }) {
   let usage: Usage | undefined;
   let finished: FinishReason | undefined;
-  const chunk = (delta: Record<string, unknown>, finish: FinishReason | null) =>
+  // Every chunk of one completion carries the same id, time and model.
+  const frame = (fields: Record<string, unknown>) =>
     sseData({
       id: o.id,
       object: 'chat.completion.chunk',
       created: o.created,
       model: o.model,
       system_fingerprint: null,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      ...fields,
     });
+  const chunk = (delta: Record<string, unknown>, finish: FinishReason | null) =>
+    frame({ choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
 
   return {
     start(): string[] {
@@ -207,18 +210,7 @@ export function createOpenAIStreamEncoder(o: {
     end(): string[] {
       const frames: string[] = [];
       if (finished === undefined) frames.push(chunk({}, 'stop'));
-      if (o.includeUsage && usage)
-        frames.push(
-          sseData({
-            id: o.id,
-            object: 'chat.completion.chunk',
-            created: o.created,
-            model: o.model,
-            system_fingerprint: null,
-            choices: [],
-            usage: openaiUsage(usage),
-          }),
-        );
+      if (o.includeUsage && usage) frames.push(frame({ choices: [], usage: openaiUsage(usage) }));
       frames.push('data: [DONE]\n\n');
       return frames;
     },
