@@ -94,7 +94,16 @@ export function createUpstreamHttp(): UpstreamHttp {
       });
       let answered: http.IncomingMessage | undefined;
       let settled = false;
+      // The limit and the abort listener live until the body is done (or the call failed), so an
+      // abort or the limit mid-body still closes the socket.
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      // During a body read the reader sees the error; either way the socket goes, which is what
+      // stops the upstream generating (and billing) tokens nobody will read.
       const stop = (reason: unknown) => {
+        cleanup();
         answered?.destroy(reason instanceof Error ? reason : new Error('aborted'));
         req.destroy();
         if (!settled) {
@@ -102,6 +111,7 @@ export function createUpstreamHttp(): UpstreamHttp {
           reject(reason);
         }
       };
+      const onAbort = () => stop(abortReason(signal as AbortSignal));
       const timer =
         init.timeoutMs === undefined
           ? undefined
@@ -109,28 +119,17 @@ export function createUpstreamHttp(): UpstreamHttp {
               () => stop(new DOMException('upstream call timed out', 'TimeoutError')),
               init.timeoutMs,
             );
-      // During a body read the reader sees the error; either way the socket goes, which is what
-      // stops the upstream generating (and billing) tokens nobody will read.
-      const onAbort = () => {
-        clearTimeout(timer);
-        stop(abortReason(signal as AbortSignal));
-      };
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (err) => {
-        clearTimeout(timer);
+        cleanup();
         if (settled) return;
         settled = true;
-        signal?.removeEventListener('abort', onAbort);
         reject(signal?.aborted ? abortReason(signal) : err);
       });
       req.on('response', (res) => {
         settled = true;
         answered = res;
-        // Both stay until the body is done, so an abort or the limit mid-body closes the socket.
-        res.once('close', () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        });
+        res.once('close', cleanup);
         resolve(res);
       });
       req.end(body ?? undefined);
