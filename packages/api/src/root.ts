@@ -1,4 +1,5 @@
 import { authRouter } from './routers/auth.ts';
+import { budgetsRouter } from './routers/budgets.ts';
 import { chatRouter } from './routers/chat.ts';
 import { embeddingsRouter } from './routers/embeddings.ts';
 import { keysRouter } from './routers/keys.ts';
@@ -17,6 +18,7 @@ export const appRouter = router({
   chat: chatRouter,
   embeddings: embeddingsRouter,
   requests: requestsRouter,
+  budgets: budgetsRouter,
 });
 
 export type AppRouter = typeof appRouter;

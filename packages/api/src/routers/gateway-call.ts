@@ -17,5 +17,8 @@ export function callContext(
     signal: signal ?? never,
     surface: opts.surface ?? ctx.surface,
     cache: cache === 'on' || cache === 'off' ? cache : undefined,
+    setHeader: (name, value) => {
+      ctx.resHeaders.set(name, value);
+    },
   };
 }
