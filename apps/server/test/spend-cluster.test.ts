@@ -211,7 +211,9 @@ describe('spend limits across processes and instances', { timeout: 120_000 }, ()
     const worst = (inputTokens + 2 * 200) / 1e6;
     await setBudget('user', member.id, (1.5 * worst).toFixed(7));
     // B (one process) starts a 6-second stream and holds the reservation.
-    const pidB = await fetch(`${urlB}/healthz`).then(async (r) => (await r.json()).pid as number);
+    const pidB = await fetch(`${urlB}/healthz`).then(
+      async (r) => ((await r.json()) as { pid: number }).pid,
+    );
     const streaming = call(urlB, 'POST', '/v1/chat/completions', member.apiKey, {
       ...chatBody(words, 200, 'mock-slow'),
       stream: true,

@@ -6,6 +6,7 @@ import { keysRouter } from './routers/keys.ts';
 import { modelsRouter } from './routers/models.ts';
 import { requestsRouter } from './routers/requests.ts';
 import { systemRouter } from './routers/system.ts';
+import { usageRouter } from './routers/usage.ts';
 import { usersRouter } from './routers/users.ts';
 import { createCallerFactory, router } from './trpc.ts';
 
@@ -19,6 +20,7 @@ export const appRouter = router({
   embeddings: embeddingsRouter,
   requests: requestsRouter,
   budgets: budgetsRouter,
+  usage: usageRouter,
 });
 
 export type AppRouter = typeof appRouter;

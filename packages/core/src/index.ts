@@ -87,7 +87,22 @@ export type {
 } from './spend/limiter.ts';
 export { createLimiter, formatReset, LEASE_TTL_MS } from './spend/limiter.ts';
 export type { CachedChat, ResponseCache } from './spend/response-cache.ts';
-export { chatCacheKey, createResponseCache, purgeExpiredCache } from './spend/response-cache.ts';
+export { chatCacheKey, createResponseCache } from './spend/response-cache.ts';
+export type {
+  UsageGroup,
+  UsageGroupBy,
+  UsageQuery,
+  UsageSummary,
+  UsageTotals,
+} from './spend/usage.service.ts';
+export {
+  purgeSpendState,
+  rollupUsage,
+  usageCsv,
+  usageCsvColumns,
+  usageRollupLagMs,
+  usageSummary,
+} from './spend/usage.service.ts';
 export { recordHeartbeat, removeHeartbeat, unlockDeadWorkers } from './system/heartbeat.service.ts';
 export type { Readiness } from './system/system.service.ts';
 export { checkReadiness, getSystemInfo, HEARTBEAT_STALE_SECONDS } from './system/system.service.ts';

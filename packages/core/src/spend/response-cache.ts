@@ -135,9 +135,3 @@ export function createResponseCache(opts: {
     clearLocal: () => local.clear(),
   };
 }
-
-/** Deletes expired cache entries; returns how many. */
-export async function purgeExpiredCache(db: Kysely<DB>, now: Date): Promise<number> {
-  const r = await db.deleteFrom('response_cache').where('expires_at', '<=', now).executeTakeFirst();
-  return Number(r.numDeletedRows);
-}
