@@ -64,6 +64,11 @@ export type LimiterOptions = {
   leaseTtlMs?: number;
   /** How often consumption is flushed and leases renewed. */
   tickMs?: number;
+  /**
+   * A reservation never settled within this long is released (a stream whose consumer never
+   * started reading it cannot run its own cleanup); default 11 minutes, past the longest call.
+   */
+  maxHoldMs?: number;
 };
 
 /** Default lease lifetime: a SIGKILLed process's allowance comes back within this. */
@@ -180,6 +185,9 @@ export function createLimiter(opts: LimiterOptions): Limiter {
   let queued: Promise<void> | null = null;
   let lastExchangeMs = 0;
   let closed = false;
+  const maxHoldMs = opts.maxHoldMs ?? 11 * 60_000;
+  /** Unsettled admissions by when they were made, for the safety net in the tick. */
+  const open = new Map<Admission, number>();
 
   function bucketFor(c: LimitCheck, nowMs: number): Bucket {
     const subject = subjectText(c.subject);
@@ -318,11 +326,12 @@ export function createLimiter(opts: LimiterOptions): Limiter {
     }
     if (taken.length === 0) return passAll;
     let settled = false;
-    return {
+    const admission: Admission = {
       budgeted,
       settle(used) {
         if (settled) return;
         settled = true;
+        open.delete(admission);
         const at = clock.now().getTime();
         for (const { b, amount } of taken) {
           b.reserved -= amount;
@@ -346,6 +355,19 @@ export function createLimiter(opts: LimiterOptions): Limiter {
         return h;
       },
     };
+    open.set(admission, nowMs);
+    return admission;
+  }
+
+  /** Releases reservations nobody settled (a leak would shrink this process's allowance). */
+  function releaseAbandoned(nowMs: number): void {
+    let n = 0;
+    for (const [a, at] of open) {
+      if (nowMs - at < maxHoldMs) break; // insertion order: the rest are younger
+      a.settle({});
+      n++;
+    }
+    if (n > 0) log.warn({ released: n }, 'released limit reservations never settled');
   }
 
   /** The first check that does not fit locally, or undefined when all fit. */
@@ -404,7 +426,9 @@ export function createLimiter(opts: LimiterOptions): Limiter {
   }
 
   const timer = setInterval(() => {
-    if (!closed) void sync().catch(() => {});
+    if (closed) return;
+    releaseAbandoned(clock.now().getTime());
+    void sync().catch(() => {});
   }, opts.tickMs ?? TICK_MS);
   timer.unref();
 
