@@ -143,6 +143,11 @@ describe('usage analytics', () => {
       ),
     );
     expect(records.map((r) => r.group)).toEqual(['mock-echo', 'mock-slow']);
+    // Described in /openapi.json beside usage.summary.
+    const doc = (await s.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, { get?: { responses: Record<string, { content?: object }> } }>;
+    };
+    expect(doc.paths['/usage.csv']?.get?.responses['200']?.content).toHaveProperty('text/csv');
   });
 
   it('a model name with a comma and a quote survives the CSV round trip', async () => {
