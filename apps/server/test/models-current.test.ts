@@ -29,8 +29,8 @@ describe('the seeded Anthropic catalog', () => {
     } finally {
       warn.mockRestore();
     }
-    expect(env.fake.requests('POST /v1/messages').map((r) => r.body.model)).toEqual(
-      anthropicModels.map((m) => m.upstreamModel),
-    );
+    expect(
+      env.fake.requests('POST /v1/messages').map((r) => (r.body as { model?: string }).model),
+    ).toEqual(anthropicModels.map((m) => m.upstreamModel));
   });
 });
