@@ -114,7 +114,8 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
     applicationName: 'tollgate-primary',
     onError: (err) => log.warn({ err: err.message }, 'database connection error'),
   });
-  await migrate(pool);
+  const applied = await migrate(pool);
+  if (applied.length > 0) log.info({ migrations: applied }, `applied ${applied.length} migrations`);
   const deps = { db: createDb(pool), config };
   const admin = await bootstrapFirstAdmin(deps);
   // The JWT signing key pair, private half encrypted with TOLLGATE_SECRET, made on first start.

@@ -81,9 +81,29 @@ describe('pnpm start lifecycle (embedded Postgres)', { timeout: 120_000 }, () =>
   });
 
   it('first start: prints the banner with the configured admin, serves, then stops cleanly on SIGINT', async () => {
-    const r = start({ TOLLGATE_ADMIN_EMAIL: adminEmail, TOLLGATE_ADMIN_PASSWORD: adminPassword });
+    const r = start({
+      TOLLGATE_ADMIN_EMAIL: adminEmail,
+      TOLLGATE_ADMIN_PASSWORD: adminPassword,
+      LOG_LEVEL: 'info',
+    });
     const url = await listening(r);
     const out = r.stdout();
+    // One-time events are said at info level (level 30), never secrets.
+    const infoLines = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((l) => l.level === 30)
+      .map((l) => l.msg);
+    for (const event of [
+      /^initialising a new Postgres data folder/,
+      /^applied \d+ migrations$/,
+      /^generated TOLLGATE_SECRET \(first start\)/,
+      /^first start: created the admin user$/,
+      /^seeded the model catalog$/,
+    ])
+      expect(infoLines.some((m) => event.test(m)), String(event)).toBe(true);
+    expect(out).not.toMatch(/"msg":"[^"]*correct horse/);
     expect(out).toMatch(new RegExp(`^admin email: ${adminEmail}$`, 'm'));
     expect(out).toMatch(new RegExp(`^admin password: ${adminPassword}$`, 'm'));
     const key = out.match(/^admin api key: (tg_\S+)$/m)?.[1];
