@@ -113,6 +113,24 @@ function parentPid(pid: number): number | undefined {
 }
 
 /**
+ * Whether `pid` runs postgres. After a container restart pids start over, so the pid in a stale
+ * postmaster.pid may now be an unrelated process (even ours): that one is never signalled.
+ * Undefined when it cannot be told (then the pid is taken at its word).
+ */
+function runsPostgres(pid: number): boolean | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+  } catch {
+    try {
+      const comm = execFileSync('ps', ['-o', 'comm=', '-p', String(pid)], { encoding: 'utf8' });
+      return comm.trim() === '' ? undefined : comm.includes('postgres');
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
  * The live process that owns a running postmaster, if any. Postgres is our child (spawned
  * detached, but still our child), so while its owner lives its parent is the pid in the owner
  * file; after a `kill -9` it is re-parented (to init or a subreaper) and the owner is gone. Both
@@ -142,7 +160,13 @@ async function reclaimStaleServer(
   const pidFile = join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) {
+  if (
+    !Number.isInteger(pid) ||
+    pid <= 0 ||
+    pid === process.pid ||
+    !isAlive(pid) ||
+    runsPostgres(pid) === false
+  ) {
     rmSync(pidFile, { force: true }); // left by a crash; postgres would refuse to start over it
     return;
   }
