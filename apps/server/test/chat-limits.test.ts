@@ -5,7 +5,13 @@ import { upsertModel } from '@tollgate/core';
 import { createTestUser, type TestUser } from '@tollgate/core/testing';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeTestServer, listen, startTestServer, type TestServer } from './helpers.ts';
+import {
+  closeTestServer,
+  listen,
+  requestLogRows,
+  startTestServer,
+  type TestServer,
+} from './helpers.ts';
 
 // Our own catalog entry with a small output limit, answered by the mock (no seeded names).
 const MODEL = 'limits-echo';
@@ -47,14 +53,7 @@ const post = (url: string, payload: Record<string, unknown>) =>
     payload,
   });
 
-async function rowCount(): Promise<number> {
-  await s.deps.requestLog.flush();
-  const r = await s.testDb.db
-    .selectFrom('request_logs')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
-}
+const rowCount = () => requestLogRows(s);
 
 const namesLimit = new RegExp(`max_tokens.*${LIMIT}`);
 
