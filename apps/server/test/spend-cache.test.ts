@@ -186,6 +186,27 @@ describe('exact-match cache', () => {
     expect((await row(bypass.requestId)).cache_hit).toBe(false);
   });
 
+  it('chat.complete takes the opt-in as an input field too (cache: "on")', async () => {
+    const content = `input flag ${randomUUID()}`;
+    const send = () =>
+      fetch(`${url}/api/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${member.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'fake-cached',
+          cache: 'on',
+          messages: [{ role: 'user', content }],
+        }),
+      }).then(async (r) => ({ header: r.headers.get('x-tollgate-cache'), body: await r.json() }));
+    const first = await send();
+    const second = await send();
+    expect([first.header, second.header]).toEqual(['miss', 'hit']);
+    expect([first.body.cacheHit, second.body.cacheHit]).toEqual([false, true]);
+    expect(fake.requests(CHAT)).toHaveLength(1);
+    // The flag is Tollgate's, never sent upstream.
+    expect(fake.requests(CHAT)[0]?.body).not.toHaveProperty('cache');
+  });
+
   it('REST: chat.complete reports cacheHit and sends the header', async () => {
     const content = `rest ${randomUUID()}`;
     await chat(member.apiKey, content, { cache: 'on', path: '/api/chat/completions' });

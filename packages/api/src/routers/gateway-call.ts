@@ -8,9 +8,9 @@ const never = new AbortController().signal;
 export function callContext(
   ctx: Context & { principal: UserPrincipal },
   signal: AbortSignal | undefined,
-  opts: { requestId?: string; surface?: Surface } = {},
+  opts: { requestId?: string; surface?: Surface; cache?: 'on' | 'off' | undefined } = {},
 ): CallContext {
-  const cache = ctx.headers['x-tollgate-cache'];
+  const cache = opts.cache ?? ctx.headers['x-tollgate-cache'];
   return {
     principal: ctx.principal,
     requestId: opts.requestId ?? (ctx.requestId || randomUUID()),

@@ -44,9 +44,11 @@ function canonical(v: unknown): unknown {
 /**
  * The exact-match key of a chat request: SHA-256 of its model, messages and every parameter that
  * shapes the answer, canonicalized. `user` (an end-user id for abuse tracking) does not count.
+ * The model is the public name asked for: an alias and its target are separate entries.
  */
 export function chatCacheKey(input: ChatRequest): Buffer {
-  const { user: _user, ...shaping } = input;
+  // `stream` (a surface may pass stream: false through) does not shape the answer either.
+  const { user: _user, stream: _stream, ...shaping } = input as ChatRequest & { stream?: unknown };
   return createHash('sha256')
     .update(JSON.stringify(canonical(shaping)))
     .digest();
