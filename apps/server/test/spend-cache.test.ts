@@ -197,7 +197,10 @@ describe('exact-match cache', () => {
           cache: 'on',
           messages: [{ role: 'user', content }],
         }),
-      }).then(async (r) => ({ header: r.headers.get('x-tollgate-cache'), body: await r.json() }));
+      }).then(async (r) => ({
+        header: r.headers.get('x-tollgate-cache'),
+        body: (await r.json()) as { cacheHit: boolean },
+      }));
     const first = await send();
     const second = await send();
     expect([first.header, second.header]).toEqual(['miss', 'hit']);

@@ -79,6 +79,13 @@ export async function up(db: Kysely<any>): Promise<void> {
         else
           v_cap := it.cap;
         end if;
+        -- No cap and nothing to record (a subject without a budget): say so, store nothing.
+        if v_cap is null and coalesce(it.consumed, 0) = 0 then
+          subject := it.s; metric := it.m; period := it.p; window_start := it.w;
+          cap := null; used := 0; others := 0; leased := 0; granted := 0;
+          return next;
+          continue;
+        end if;
         -- The window row is the lock that serializes grants of one limit across processes.
         insert into limit_windows as lw (subject, metric, period, window_start, used)
         values (it.s, it.m, it.p, it.w, coalesce(it.consumed, 0))
