@@ -1,10 +1,15 @@
 import {
+  type BatchRunOptions,
+  type DeliveryOptions,
   type Deps,
+  deliverBatchWebhook,
   type JobName,
   type JobPayload,
   jobPayloads,
   maintainRequestLog,
+  processBatchChunk,
   purgeAuthTokens,
+  purgeIdempotencyKeys,
   recordHeartbeat,
   unlockDeadWorkers,
 } from '@tollgate/core';
@@ -14,6 +19,10 @@ export type WorkerRuntime = {
   deps: Deps;
   /** Ids of this process's graphile-worker workers (as written into `locked_by`). */
   workerIds: ReadonlySet<string>;
+  /** Gateway tuning and item retry delays for batch items (tests shorten them). */
+  batch?: BatchRunOptions;
+  /** DNS and limits for webhook deliveries (tests play DNS). */
+  webhook?: DeliveryOptions;
 };
 
 type Handlers = {
@@ -44,6 +53,21 @@ export const handlers: Handlers = {
     const ids = await unlockDeadWorkers(rt.deps);
     if (ids.length > 0) helpers.logger.warn(`released jobs of dead workers: ${ids.join(', ')}`);
   },
+  batch_chunk: async (rt, payload, helpers) => {
+    await processBatchChunk(
+      rt.deps,
+      payload,
+      { id: helpers.job.id, signal: helpers.abortSignal },
+      rt.batch,
+    );
+  },
+  webhook_delivery: async (rt, payload, helpers) => {
+    await deliverBatchWebhook(rt.deps, payload.batchId, helpers.job.attempts, rt.webhook);
+  },
+  purge_idempotency_keys: async (rt, _payload, helpers) => {
+    const n = await purgeIdempotencyKeys(rt.deps);
+    if (n > 0) helpers.logger.info(`purged ${n} idempotency keys`);
+  },
 };
 
 /** Maximum attempts per task; graphile-worker's default (25) suits most. */
@@ -52,6 +76,9 @@ export const maxAttempts: Partial<Record<JobName, number>> = {
   unlock_dead_workers: 3,
   purge_auth_tokens: 3,
   request_log_partitions: 5,
+  batch_chunk: 25,
+  webhook_delivery: 8,
+  purge_idempotency_keys: 3,
 };
 
 /**
@@ -96,4 +123,5 @@ export const crontab = [
   '*/2 * * * * unlock_dead_workers ?id=unlock_dead_workers&max=3',
   '17 3 * * * request_log_partitions ?id=request_log_partitions&max=5',
   '23 * * * * purge_auth_tokens ?id=purge_auth_tokens&max=3',
+  '41 * * * * purge_idempotency_keys ?id=purge_idempotency_keys&max=3',
 ].join('\n');

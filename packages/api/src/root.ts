@@ -1,4 +1,5 @@
 import { authRouter } from './routers/auth.ts';
+import { batchesRouter, webhooksRouter } from './routers/batches.ts';
 import { chatRouter } from './routers/chat.ts';
 import { embeddingsRouter } from './routers/embeddings.ts';
 import { keysRouter } from './routers/keys.ts';
@@ -17,6 +18,8 @@ export const appRouter = router({
   chat: chatRouter,
   embeddings: embeddingsRouter,
   requests: requestsRouter,
+  batches: batchesRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

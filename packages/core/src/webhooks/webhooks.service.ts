@@ -1,0 +1,194 @@
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { UserPrincipal } from '../auth/principal.ts';
+import type { Deps } from '../deps.ts';
+import { DomainError } from '../errors.ts';
+import { trimDecimal } from '../models/models.service.ts';
+import {
+  type AllowList,
+  checkUrl,
+  guardedRequest,
+  parseAllowList,
+  type Resolver,
+  SsrfError,
+} from '../net/ssrf-guard.ts';
+
+function encryptionKey(secret: string | undefined): Buffer {
+  if (!secret) throw new Error('TOLLGATE_SECRET is required to store webhook secrets');
+  return Buffer.from(hkdfSync('sha256', secret, 'tollgate', 'webhook-secret-encryption/v1', 32));
+}
+
+/** AES-256-GCM; the user id is authenticated data so a ciphertext cannot move to another user. */
+function seal(secret: string | undefined, userId: string, plaintext: string): string {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', encryptionKey(secret), iv);
+  c.setAAD(Buffer.from(userId));
+  const body = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);
+  return ['v1', iv, c.getAuthTag(), body]
+    .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
+    .join('.');
+}
+
+function unseal(secret: string | undefined, userId: string, sealed: string): string {
+  const [v, iv, tag, body] = sealed.split('.');
+  if (v !== 'v1' || !iv || !tag || !body) throw new Error('webhook secret: unknown format');
+  const d = createDecipheriv('aes-256-gcm', encryptionKey(secret), Buffer.from(iv, 'base64url'));
+  d.setAAD(Buffer.from(userId));
+  d.setAuthTag(Buffer.from(tag, 'base64url'));
+  return Buffer.concat([d.update(Buffer.from(body, 'base64url')), d.final()]).toString('utf8');
+}
+
+/** A new webhook signing secret for the caller, returned once; the old one stops signing. */
+export async function rotateWebhookSecret(
+  deps: Pick<Deps, 'db' | 'config'>,
+  principal: UserPrincipal,
+): Promise<{ secret: string }> {
+  const secret = `whsec_${randomBytes(32).toString('base64url')}`;
+  const sealed = seal(deps.config.secret, principal.userId, secret);
+  await deps.db
+    .insertInto('webhook_secrets')
+    .values({ user_id: principal.userId, secret_enc: sealed })
+    .onConflict((oc) =>
+      oc.column('user_id').doUpdateSet({ secret_enc: sealed, created_at: sql`now()` }),
+    )
+    .execute();
+  return { secret };
+}
+
+async function webhookSecretOf(
+  deps: Pick<Deps, 'db' | 'config'>,
+  userId: string,
+): Promise<string | null> {
+  const row = await deps.db
+    .selectFrom('webhook_secrets')
+    .select('secret_enc')
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return row ? unseal(deps.config.secret, userId, row.secret_enc) : null;
+}
+
+/** `Tollgate-Signature`: `t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
+export function signWebhook(secret: string, unixSeconds: number, body: string): string {
+  const mac = createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex');
+  return `t=${unixSeconds},v1=${mac}`;
+}
+
+const allowLists = new WeakMap<readonly string[], AllowList>();
+/** WEBHOOK_ALLOW_HOSTS, parsed once per config. */
+export function webhookAllowList(deps: Pick<Deps, 'config'>): AllowList {
+  const entries = deps.config.webhookAllowHosts;
+  let list = allowLists.get(entries);
+  if (!list) {
+    list = parseAllowList(entries);
+    allowLists.set(entries, list);
+  }
+  return list;
+}
+
+/**
+ * Checks a batch's webhookUrl at submit: the SSRF guard, and a signing secret to sign with.
+ * Refusals are 400s naming `webhookUrl`.
+ */
+export async function checkWebhookUrl(
+  deps: Pick<Deps, 'db' | 'config'>,
+  principal: UserPrincipal,
+  url: string,
+  resolve?: Resolver,
+): Promise<void> {
+  try {
+    await checkUrl(url, { allow: webhookAllowList(deps), ...(resolve ? { resolve } : {}) });
+  } catch (e) {
+    if (!(e instanceof SsrfError)) throw e;
+    throw new DomainError('bad_request', `webhookUrl refused: ${e.message}`, {
+      param: 'webhookUrl',
+    });
+  }
+  const has = await deps.db
+    .selectFrom('webhook_secrets')
+    .select('user_id')
+    .where('user_id', '=', principal.userId)
+    .executeTakeFirst();
+  if (!has) {
+    throw new DomainError(
+      'bad_request',
+      'webhookUrl needs a webhook signing secret first: POST /api/webhooks/secret (webhooks.rotateSecret)',
+      { param: 'webhookUrl' },
+    );
+  }
+}
+
+export type DeliveryOptions = { resolve?: Resolver; timeoutMs?: number; maxBytes?: number };
+
+/**
+ * Sends a finished batch's webhook once and records the attempt; throws when it did not land
+ * (refused by the guard, network error, non-2xx) so the job is retried with backoff.
+ */
+export async function deliverBatchWebhook(
+  deps: Pick<Deps, 'db' | 'config' | 'clock'>,
+  batchId: string,
+  attempt: number,
+  opts: DeliveryOptions = {},
+): Promise<{ ok: boolean; status: number | null }> {
+  const b = await deps.db
+    .selectFrom('batches')
+    .selectAll()
+    .where('id', '=', batchId)
+    .executeTakeFirst();
+  if (!b?.webhook_url || !b.finished_at) return { ok: true, status: null };
+  const counts = { total: b.total, pending: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+  const rows = await deps.db
+    .selectFrom('batch_items')
+    .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('batch_id', '=', batchId)
+    .groupBy('status')
+    .execute();
+  for (const r of rows) counts[r.status] = Number(r.n);
+  const body = JSON.stringify({
+    type: 'batch.finished',
+    batchId: b.id,
+    status: b.status,
+    counts,
+    costUsd: trimDecimal(b.cost_usd),
+    finishedAt: b.finished_at.toISOString(),
+  });
+  const secret = await webhookSecretOf(deps, b.user_id);
+  const t = Math.floor(deps.clock.now().getTime() / 1000);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'Tollgate-Webhook/1',
+  };
+  if (secret) headers['tollgate-signature'] = signWebhook(secret, t, body);
+  const started = performance.now();
+  let status: number | null = null;
+  let error: string | null = null;
+  try {
+    const res = await guardedRequest(b.webhook_url, {
+      method: 'POST',
+      headers,
+      body,
+      allow: webhookAllowList(deps),
+      ...(opts.resolve ? { resolve: opts.resolve } : {}),
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      maxBytes: opts.maxBytes ?? 64 * 1024,
+    });
+    status = res.status;
+    if (status < 200 || status >= 300) error = `receiver answered ${status}`;
+  } catch (e) {
+    error = e instanceof SsrfError ? `refused: ${e.message}` : String((e as Error).message ?? e);
+  }
+  const ok = error === null;
+  await deps.db
+    .insertInto('webhook_deliveries')
+    .values({
+      batch_id: batchId,
+      attempt,
+      url: b.webhook_url,
+      status_code: status,
+      ok,
+      error,
+      duration_ms: Math.round(performance.now() - started),
+    })
+    .execute();
+  if (!ok) throw new Error(`webhook delivery failed: ${error}`);
+  return { ok, status };
+}
