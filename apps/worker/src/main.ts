@@ -43,6 +43,14 @@ const workerIds = new Set<string>();
 const runtime: WorkerRuntime = { deps, workerIds };
 
 const events: WorkerEvents = new EventEmitter() as WorkerEvents;
+// Jobs are locked under the pool's id (graphile-worker's local queue fetches for the pool) as well
+// as under each worker's: both are beaten for, so a dead process's locks are all found.
+events.on('pool:create', ({ workerPool }) => {
+  workerIds.add(workerPool.id);
+  void recordHeartbeat(deps, workerPool.id).catch((err) =>
+    log.warn({ err: String(err) }, 'heartbeat failed'),
+  );
+});
 events.on('worker:create', ({ worker }) => {
   workerIds.add(worker.workerId);
   // Beat at once so /readyz turns ready without waiting for the first cron minute.
