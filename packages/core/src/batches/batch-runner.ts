@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DB } from '@tollgate/db';
-import { type Kysely, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { UserPrincipal } from '../auth/principal.ts';
 import { scopesOfRole } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
@@ -94,91 +94,105 @@ async function inTransaction(db: Kysely<DB>, at: Date, fn: (trx: Kysely<DB>) => 
 
 type Claimed = { id: string; idx: number; request: GatewayChatInput; attempts: number };
 
-/**
- * Ends an item: its result, its one request-log row (the database refuses a second one) and the
- * batch's progress commit together, or not at all. Only the job holding the item may end it.
- */
-async function endItem(
-  deps: RunnerDeps,
-  batchId: string,
-  jobId: string,
-  item: Claimed,
-  end: {
-    status: 'succeeded' | 'failed';
-    response: unknown;
-    error: { code: string; message: string } | null;
-    requestId: string;
-    entries: RequestLogEntry[];
-  },
-): Promise<void> {
-  const log = end.entries[0];
-  await inTransaction(deps.db, log?.createdAt ?? deps.clock.now(), async (trx) => {
-    const mine = await trx
-      .updateTable('batch_items')
-      .set({
-        status: end.status,
-        response: end.response === null ? null : JSON.stringify(end.response),
-        error: end.error === null ? null : JSON.stringify(end.error),
-        request_id: log ? end.requestId : null,
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', item.id)
-      .where('status', '=', 'running')
-      .where('job_id', '=', jobId)
-      .returning('id')
-      .executeTakeFirst();
-    if (!mine) return;
-    await writeRequestLogEntries(trx, end.entries);
-    const cost = log
-      ? sql`coalesce((select cost_usd from request_logs
-          where id = ${log.id}::uuid and created_at = ${log.createdAt.toISOString()}::timestamptz), 0)`
-      : sql`0`;
-    await trx
-      .updateTable('batches')
-      .set({ done: sql`done + 1`, cost_usd: sql`cost_usd + ${cost}` })
-      .where('id', '=', batchId)
-      .execute();
-    await finishIfDone(trx, batchId);
-  });
-}
+/** An item that ended (succeeded or failed for good) in this group. */
+type Ended = {
+  item: Claimed;
+  status: 'succeeded' | 'failed';
+  response: unknown;
+  error: { code: string; message: string } | null;
+  requestId: string;
+  entries: RequestLogEntry[];
+};
+/** An item to try again later. */
+type Deferred = { item: Claimed; error: DomainError; delayMs: number };
 
-/** Puts an item back to pending with a delayed single-item job on the same provider's queues. */
-async function retryItemLater(
+/** Items claimed, called and committed together: one claim and one commit per group. */
+export const BATCH_GROUP_SIZE = 25;
+
+/**
+ * Commits a group: the ended items' results, their request-log rows (one per item, the database
+ * refuses a second), the deferred items back to pending with their delayed jobs, and the batch's
+ * progress — all or nothing. Only items still held by this job are touched. Commits need not
+ * wait for the WAL flush (synchronous_commit off): a Postgres crash may lose the last moments of
+ * work, but always results and billing rows together, and the items are then simply run again.
+ */
+async function commitGroup(
   deps: RunnerDeps,
   chunk: BatchChunk,
   jobId: string,
-  item: Claimed,
-  err: DomainError,
-  delayMs: number,
+  ended: Ended[],
+  deferred: Deferred[],
 ): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
-    const mine = await trx
-      .updateTable('batch_items')
-      .set({
-        status: 'pending',
-        job_id: null,
-        error: JSON.stringify({ code: err.code, message: err.message }),
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', item.id)
-      .where('status', '=', 'running')
-      .where('job_id', '=', jobId)
-      .returning('id')
-      .executeTakeFirst();
-    if (!mine) return;
-    const queue = `batch:${chunk.provider}:${item.idx % deps.config.batchProviderConcurrency}`;
-    await sql`select graphile_worker.add_job('batch_chunk',
-      json_build_object('batchId', ${chunk.batchId}::uuid, 'provider', ${chunk.provider}::text,
-        'from', ${item.idx}::int, 'to', ${item.idx}::int),
-      queue_name := ${queue}, max_attempts := 25,
-      run_at := now() + make_interval(secs => ${delayMs / 1000}))`.execute(trx);
+  if (ended.length === 0 && deferred.length === 0) return;
+  const at = ended.find((e) => e.entries[0])?.entries[0]?.createdAt ?? deps.clock.now();
+  await inTransaction(deps.db, at, async (trx) => {
+    await sql`set local synchronous_commit = off`.execute(trx);
+    let mine = new Set<string>();
+    if (ended.length > 0) {
+      const rows = ended.map((e) =>
+        JSON.stringify({
+          id: e.item.id,
+          status: e.status,
+          response: e.response,
+          error: e.error,
+          request_id: e.entries.length > 0 ? e.requestId : null,
+        }),
+      );
+      const r = await sql<{ id: string }>`
+        update batch_items i set status = v.status, response = v.response, error = v.error,
+          request_id = v.request_id, updated_at = now()
+        from jsonb_to_recordset(${`[${rows.join(',')}]`}::jsonb)
+          as v(id uuid, status text, response jsonb, error jsonb, request_id text)
+        where i.id = v.id and i.status = 'running' and i.job_id = ${jobId}::bigint
+        returning i.id`.execute(trx);
+      mine = new Set(r.rows.map((x) => x.id));
+    }
+    const entries = ended.filter((e) => mine.has(e.item.id)).flatMap((e) => e.entries);
+    await writeRequestLogEntries(trx, entries);
+    const cost =
+      entries.length > 0
+        ? sql`coalesce((select sum(l.cost_usd) from request_logs l
+            join unnest(${entries.map((e) => e.id)}::uuid[], ${entries.map((e) => e.createdAt.toISOString())}::timestamptz[])
+              as k(id, created_at) on l.id = k.id and l.created_at = k.created_at), 0)`
+        : sql`0`;
+    for (const d of deferred) {
+      const back = await trx
+        .updateTable('batch_items')
+        .set({
+          status: 'pending',
+          job_id: null,
+          error: JSON.stringify({ code: d.error.code, message: d.error.message }),
+          updated_at: sql`now()`,
+        })
+        .where('id', '=', d.item.id)
+        .where('status', '=', 'running')
+        .where('job_id', '=', jobId)
+        .returning('id')
+        .executeTakeFirst();
+      if (!back) continue;
+      const queue = `batch:${chunk.provider}:${d.item.idx % deps.config.batchProviderConcurrency}`;
+      await sql`select graphile_worker.add_job('batch_chunk',
+        json_build_object('batchId', ${chunk.batchId}::uuid, 'provider', ${chunk.provider}::text,
+          'from', ${d.item.idx}::int, 'to', ${d.item.idx}::int),
+        queue_name := ${queue}, max_attempts := 25,
+        run_at := now() + make_interval(secs => ${d.delayMs / 1000}))`.execute(trx);
+    }
+    if (mine.size > 0) {
+      await trx
+        .updateTable('batches')
+        .set({ done: sql`done + ${mine.size}::int`, cost_usd: sql`cost_usd + ${cost}` })
+        .where('id', '=', chunk.batchId)
+        .execute();
+      await finishIfDone(trx, chunk.batchId);
+    }
   });
 }
 
 /**
  * Processes the pending items of one chunk through the gateway (catalog, fallbacks, pricing,
- * budgets once they exist), one at a time. Safe to re-run: ended items are skipped, and items
- * this same job claimed before its worker died are taken back.
+ * budgets once they exist), a group at a time: claim, call one by one, commit. Safe to re-run:
+ * ended items are skipped, and items this same job claimed before its worker died are taken
+ * back (their calls happen again; nothing of them was committed, so nothing is billed twice).
  */
 export async function processBatchChunk(
   deps: RunnerDeps,
@@ -208,82 +222,88 @@ export async function processBatchChunk(
     .where('status', '=', 'queued')
     .execute();
 
+  const held = (eb: ExpressionBuilder<DB, 'batch_items'>) =>
+    eb.or([
+      eb('status', '=', 'pending'),
+      eb.and([eb('status', '=', 'running'), eb('job_id', '=', job.id)]),
+    ]);
   const candidates = await deps.db
     .selectFrom('batch_items')
-    .select(['id', 'idx'])
+    .select('id')
     .where('batch_id', '=', chunk.batchId)
     .where('provider', '=', chunk.provider)
     .where('idx', '>=', chunk.from)
     .where('idx', '<=', chunk.to)
-    .where((eb) =>
-      eb.or([
-        eb('status', '=', 'pending'),
-        eb.and([eb('status', '=', 'running'), eb('job_id', '=', job.id)]),
-      ]),
-    )
+    .where(held)
     .orderBy('idx')
     .execute();
 
-  for (const c of candidates) {
+  for (let g = 0; g < candidates.length; g += BATCH_GROUP_SIZE) {
     if (job.signal.aborted) throw new Error('batch job aborted: the worker is stopping');
+    const ids = candidates.slice(g, g + BATCH_GROUP_SIZE).map((c) => c.id);
     // Claim: a cancel (pending → cancelled) or another job may have got there first.
-    const claimed = await deps.db
-      .updateTable('batch_items')
-      .set({
-        status: 'running',
-        job_id: job.id,
-        attempts: sql`attempts + 1`,
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', c.id)
-      .where((eb) =>
-        eb.or([
-          eb('status', '=', 'pending'),
-          eb.and([eb('status', '=', 'running'), eb('job_id', '=', job.id)]),
-        ]),
-      )
-      .returning(['id', 'idx', 'request', 'attempts'])
-      .executeTakeFirst();
-    if (!claimed) continue;
-    const item = claimed as Claimed;
-    const rec = capture();
-    const requestId = randomUUID();
-    try {
-      const result = await chatComplete(
-        { ...deps, requestLog: rec },
-        item.request,
-        { principal, requestId, signal: job.signal, surface: 'batch', batchItemId: item.id },
-        opts.tuning ?? defaultTuning,
-      );
-      await endItem(deps, chunk.batchId, job.id, item, {
-        status: 'succeeded',
-        response: wireResponse(result),
-        error: null,
-        requestId,
-        entries: rec.entries,
-      });
-      out.succeeded++;
-    } catch (e) {
-      if (job.signal.aborted || !(e instanceof DomainError)) throw e;
-      if (retryLaterCodes.has(e.code) && item.attempts < MAX_ITEM_ATTEMPTS) {
-        const base = opts.retryBaseMs ?? 1000;
-        const delay = Math.min(
-          300_000,
-          e.retryAfter !== undefined ? e.retryAfter * 1000 : base * 2 ** (item.attempts - 1),
+    // (A claim lost to a Postgres crash leaves the items pending: no WAL flush needed either.)
+    const claimed = (await deps.db.transaction().execute(async (trx) => {
+      await sql`set local synchronous_commit = off`.execute(trx);
+      return trx
+        .updateTable('batch_items')
+        .set({
+          status: 'running',
+          job_id: job.id,
+          attempts: sql`attempts + 1`,
+          updated_at: sql`now()`,
+        })
+        .where('id', 'in', ids)
+        .where(held)
+        .returning(['id', 'idx', 'request', 'attempts'])
+        .execute();
+    })) as Claimed[];
+    claimed.sort((a, b) => a.idx - b.idx);
+    const ended: Ended[] = [];
+    const deferred: Deferred[] = [];
+    for (const item of claimed) {
+      const rec = capture();
+      const requestId = randomUUID();
+      try {
+        const result = await chatComplete(
+          { ...deps, requestLog: rec },
+          item.request,
+          { principal, requestId, signal: job.signal, surface: 'batch', batchItemId: item.id },
+          opts.tuning ?? defaultTuning,
         );
-        await retryItemLater(deps, chunk, job.id, item, e, delay);
-        out.retried++;
-        continue;
+        ended.push({
+          item,
+          status: 'succeeded',
+          response: wireResponse(result),
+          error: null,
+          requestId,
+          entries: rec.entries,
+        });
+        out.succeeded++;
+      } catch (e) {
+        if (job.signal.aborted || !(e instanceof DomainError)) throw e;
+        if (retryLaterCodes.has(e.code) && item.attempts < MAX_ITEM_ATTEMPTS) {
+          const base = opts.retryBaseMs ?? 1000;
+          const delayMs = Math.min(
+            300_000,
+            e.retryAfter !== undefined ? e.retryAfter * 1000 : base * 2 ** (item.attempts - 1),
+          );
+          deferred.push({ item, error: e, delayMs });
+          out.retried++;
+          continue;
+        }
+        ended.push({
+          item,
+          status: 'failed',
+          response: null,
+          error: { code: e.code, message: e.message },
+          requestId,
+          entries: rec.entries,
+        });
+        out.failed++;
       }
-      await endItem(deps, chunk.batchId, job.id, item, {
-        status: 'failed',
-        response: null,
-        error: { code: e.code, message: e.message },
-        requestId,
-        entries: rec.entries,
-      });
-      out.failed++;
     }
+    await commitGroup(deps, chunk, job.id, ended, deferred);
   }
   return out;
 }
