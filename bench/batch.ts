@@ -179,6 +179,9 @@ async function main() {
       `| results stream (${count} JSONL lines) | ${resultsS.toFixed(2)} s |`,
       `| server peak RSS | ${peakServer.toFixed(0)} MB |`,
       '',
+      // Kept by hand: what the runs so far showed and why.
+      readFileSync(join(root, 'bench/BATCH-NOTES.md'), 'utf8').trim(),
+      '',
     ].join('\n');
     console.log(section);
     const docPath = join(root, 'docs/benchmarks.md');
