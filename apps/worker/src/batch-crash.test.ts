@@ -56,8 +56,8 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string, tries
   throw new Error(`timed out: ${what}`);
 }
 
-describe('a worker killed with SIGKILL mid-batch', { timeout: 120_000 }, () => {
-  it('is replaced; the batch finishes with every item done once and billed once', async () => {
+describe('a batch survives its worker failing', { timeout: 120_000 }, () => {
+  it('SIGKILLed mid-batch and replaced: the batch finishes with every item done once and billed once', async () => {
     const total = 40;
     // mock-slow answers "a b" in ~50 ms: slow enough to be killed mid-batch.
     const items = Array.from({ length: total }, (_, i) => ({
@@ -104,5 +104,40 @@ describe('a worker killed with SIGKILL mid-batch', { timeout: 120_000 }, () => {
     );
     const final = await getBatch(deps, member.principal, b.id);
     expect(Number(final.costUsd)).toBeCloseTo(Number(cost.rows[0]?.sum), 12);
+  });
+
+  it('loses its database connections mid-batch (as in a Postgres restart) and recovers', async () => {
+    const total = 40;
+    const items = Array.from({ length: total }, (_, i) => ({
+      model: 'mock-slow',
+      messages: [{ role: 'user' as const, content: `a ${i}` }],
+    }));
+    const b = await submitBatch(deps, member.principal, items);
+    const w = startWorker();
+    try {
+      await until(async () => {
+        const got = await getBatch(deps, member.principal, b.id);
+        return got.counts.succeeded >= 8 ? got : undefined;
+      }, 'first items done');
+      // Every connection of the worker is cut, mid-transaction or idle: what a restart does.
+      const cut = await sql<{ n: number }>`select count(pg_terminate_backend(pid))::int as n
+        from pg_stat_activity where application_name = 'tollgate-worker'`.execute(testDb.db);
+      expect(cut.rows[0]?.n).toBeGreaterThan(0);
+      const done = await until(async () => {
+        const got = await getBatch(deps, member.principal, b.id);
+        return got.finishedAt ? got : undefined;
+      }, 'batch finished after the connections were cut');
+      expect(done.status).toBe('completed');
+      expect(done.counts).toMatchObject({ total, succeeded: total });
+    } finally {
+      w.proc.kill('SIGTERM');
+      await w.exited;
+    }
+    const rows = await sql<{ n: number; items: number }>`
+      select count(*)::int as n, count(distinct batch_item_id)::int as items from request_logs
+      where batch_item_id in (select id::text from batch_items where batch_id = ${b.id}::uuid)`.execute(
+      testDb.db,
+    );
+    expect(rows.rows[0]).toEqual({ n: total, items: total });
   });
 });
