@@ -50,6 +50,7 @@ export type { Clock, Deps } from './deps.ts';
 export { systemClock } from './deps.ts';
 export type { DomainErrorCode } from './errors.ts';
 export { DomainError, domainErrorCodes } from './errors.ts';
+export { toChatResult } from './gateway/chat-result.ts';
 export {
   chatComplete,
   createEmbeddings,

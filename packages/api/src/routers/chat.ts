@@ -3,15 +3,14 @@ import {
   claimRequestId,
   DomainError,
   type DomainErrorCode,
-  type GatewayChatResult,
   startChatStream,
+  toChatResult,
 } from '@tollgate/core';
 import { toTRPCError } from '../errors.ts';
 import { router, scopedProcedure } from '../trpc.ts';
 import {
   ChatInput,
-  type ChatResult,
-  ChatResult as ChatResultSchema,
+  ChatResult,
   type ChatStreamEvent,
   ChatStreamInput,
 } from './chat.schemas.ts';
@@ -22,21 +21,6 @@ const upstreamFailures = new Set<DomainErrorCode>([
   'upstream_timeout',
   'unavailable',
 ]);
-
-function toWire(r: GatewayChatResult): ChatResult {
-  return {
-    requestId: r.requestId,
-    model: r.model,
-    provider: r.provider,
-    createdAt: new Date(r.created * 1000).toISOString(),
-    content: r.content,
-    toolCalls: r.toolCalls,
-    finishReason: r.finishReason,
-    ...(r.stopSequence !== undefined ? { stopSequence: r.stopSequence } : {}),
-    usage: r.usage,
-    cacheHit: r.cacheHit,
-  };
-}
 
 export const chatRouter = router({
   complete: scopedProcedure('gateway')
@@ -50,9 +34,9 @@ export const chatRouter = router({
       },
     })
     .input(ChatInput)
-    .output(ChatResultSchema)
+    .output(ChatResult)
     .mutation(async ({ ctx, input, signal }) =>
-      toWire(await chatComplete(ctx, input, callContext(ctx, signal))),
+      toChatResult(await chatComplete(ctx, input, callContext(ctx, signal))),
     ),
 
   /**

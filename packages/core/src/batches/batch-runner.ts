@@ -5,8 +5,9 @@ import type { UserPrincipal } from '../auth/principal.ts';
 import { scopesOfRole } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError, type DomainErrorCode } from '../errors.ts';
+import { toChatResult } from '../gateway/chat-result.ts';
 import { chatComplete } from '../gateway/gateway.service.ts';
-import type { GatewayChatInput, GatewayChatResult } from '../gateway/gateway.types.ts';
+import type { GatewayChatInput } from '../gateway/gateway.types.ts';
 import { defaultTuning, type GatewayTuning } from '../gateway/upstream-call.ts';
 import {
   ensurePartitions,
@@ -62,22 +63,6 @@ function capture(): RequestLogWriter & { entries: RequestLogEntry[] } {
     flush: async () => {},
     close: async () => {},
     pending: () => 0,
-  };
-}
-
-/** A result line's `response`: the same shape as chat.complete's answer. */
-function wireResponse(r: GatewayChatResult) {
-  return {
-    requestId: r.requestId,
-    model: r.model,
-    provider: r.provider,
-    createdAt: new Date(r.created * 1000).toISOString(),
-    content: r.content,
-    toolCalls: r.toolCalls,
-    finishReason: r.finishReason,
-    ...(r.stopSequence !== undefined ? { stopSequence: r.stopSequence } : {}),
-    usage: r.usage,
-    cacheHit: r.cacheHit,
   };
 }
 
@@ -274,7 +259,7 @@ export async function processBatchChunk(
         ended.push({
           item,
           status: 'succeeded',
-          response: wireResponse(result),
+          response: toChatResult(result),
           error: null,
           requestId,
           entries: rec.entries,

@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { UserPrincipal } from '../auth/principal.ts';
+import { seal, unseal } from '../crypto/sealed-box.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import { trimDecimal } from '../models/models.service.ts';
@@ -13,30 +14,7 @@ import {
   SsrfError,
 } from '../net/ssrf-guard.ts';
 
-function encryptionKey(secret: string | undefined): Buffer {
-  if (!secret) throw new Error('TOLLGATE_SECRET is required to store webhook secrets');
-  return Buffer.from(hkdfSync('sha256', secret, 'tollgate', 'webhook-secret-encryption/v1', 32));
-}
-
-/** AES-256-GCM; the user id is authenticated data so a ciphertext cannot move to another user. */
-function seal(secret: string | undefined, userId: string, plaintext: string): string {
-  const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', encryptionKey(secret), iv);
-  c.setAAD(Buffer.from(userId));
-  const body = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);
-  return ['v1', iv, c.getAuthTag(), body]
-    .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
-    .join('.');
-}
-
-function unseal(secret: string | undefined, userId: string, sealed: string): string {
-  const [v, iv, tag, body] = sealed.split('.');
-  if (v !== 'v1' || !iv || !tag || !body) throw new Error('webhook secret: unknown format');
-  const d = createDecipheriv('aes-256-gcm', encryptionKey(secret), Buffer.from(iv, 'base64url'));
-  d.setAAD(Buffer.from(userId));
-  d.setAuthTag(Buffer.from(tag, 'base64url'));
-  return Buffer.concat([d.update(Buffer.from(body, 'base64url')), d.final()]).toString('utf8');
-}
+const WEBHOOK_SECRETS = { info: 'webhook-secret-encryption/v1', what: 'webhook secret' };
 
 /** A new webhook signing secret for the caller, returned once; the old one stops signing. */
 export async function rotateWebhookSecret(
@@ -44,7 +22,7 @@ export async function rotateWebhookSecret(
   principal: UserPrincipal,
 ): Promise<{ secret: string }> {
   const secret = `whsec_${randomBytes(32).toString('base64url')}`;
-  const sealed = seal(deps.config.secret, principal.userId, secret);
+  const sealed = seal(deps.config.secret, WEBHOOK_SECRETS, principal.userId, secret);
   await deps.db
     .insertInto('webhook_secrets')
     .values({ user_id: principal.userId, secret_enc: sealed })
@@ -64,7 +42,7 @@ async function webhookSecretOf(
     .select('secret_enc')
     .where('user_id', '=', userId)
     .executeTakeFirst();
-  return row ? unseal(deps.config.secret, userId, row.secret_enc) : null;
+  return row ? unseal(deps.config.secret, WEBHOOK_SECRETS, userId, row.secret_enc) : null;
 }
 
 /** `Tollgate-Signature`: `t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
