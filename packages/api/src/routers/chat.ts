@@ -8,12 +8,7 @@ import {
 } from '@tollgate/core';
 import { toTRPCError } from '../errors.ts';
 import { router, scopedProcedure } from '../trpc.ts';
-import {
-  ChatInput,
-  ChatResult,
-  type ChatStreamEvent,
-  ChatStreamInput,
-} from './chat.schemas.ts';
+import { ChatInput, ChatResult, type ChatStreamEvent, ChatStreamInput } from './chat.schemas.ts';
 import { callContext } from './gateway-call.ts';
 
 const upstreamFailures = new Set<DomainErrorCode>([
