@@ -5,7 +5,9 @@ import { ChatInput, ChatResult } from './chat.schemas.ts';
 export const MAX_ITEMS = 50_000;
 
 /** One item: a chat call (chat.complete's input) and the caller's optional `customId`. */
-export const BatchItem = ChatInput.extend({ customId: z.string().min(1).max(256).optional() });
+export const BatchItem = ChatInput.omit({ stream: true }).extend({
+  customId: z.string().min(1).max(256).optional(),
+});
 export type BatchItem = z.infer<typeof BatchItem>;
 
 export const WebhookUrl = z.string().min(1).max(2048);

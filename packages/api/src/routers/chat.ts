@@ -30,7 +30,8 @@ export const chatRouter = router({
     })
     .input(ChatInput)
     .output(ChatResult)
-    .mutation(async ({ ctx, input, signal }) =>
+    // `stream` is only ever false here (the schema refuses true): not part of the call.
+    .mutation(async ({ ctx, input: { stream: _, ...input }, signal }) =>
       toChatResult(await chatComplete(ctx, input, callContext(ctx, signal))),
     ),
 
