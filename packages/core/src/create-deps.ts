@@ -31,7 +31,7 @@ export function createDeps(opts: {
     metrics: createMetrics(new Registry()),
     providers: createProviders(config),
     clock: opts.clock ?? systemClock,
-    auth: createAuthRuntime(pool, log),
+    auth: createAuthRuntime(pool, log, config.databaseDirectUrl),
     startedAt: new Date(),
   };
 }
