@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDb, createPool, type DB, migrationNames } from '@tollgate/db';
 import { type Kysely, sql } from 'kysely';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Running, startTollgate } from './spawn.ts';
 
@@ -14,8 +13,8 @@ const SECRET = 'multi-instance-test-secret-0123456789abcdef';
 const ADMIN = { email: 'ops@example.com', password: 'correct horse battery' };
 
 let name: string;
-let admin: pg.Pool;
-let pool: pg.Pool;
+let admin: ReturnType<typeof createPool>;
+let pool: ReturnType<typeof createPool>;
 let db: Kysely<DB>;
 const homes: string[] = [];
 const instances: Running[] = [];
