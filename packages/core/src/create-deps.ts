@@ -22,13 +22,18 @@ export function createDeps(opts: {
 }): Deps {
   const { config, log, pool } = opts;
   const db = opts.db ?? createDb(pool);
+  const metrics = createMetrics(new Registry());
   return {
     db,
     pool,
     config,
     log,
-    requestLog: createRequestLogWriter({ db, log }),
-    metrics: createMetrics(new Registry()),
+    requestLog: createRequestLogWriter({
+      db,
+      log,
+      onDrop: () => metrics.requestLogDropped.inc(),
+    }),
+    metrics,
     providers: createProviders(config),
     clock: opts.clock ?? systemClock,
     auth: createAuthRuntime(pool, log, config.databaseDirectUrl),

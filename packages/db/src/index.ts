@@ -5,3 +5,4 @@ export type { PoolOptions } from './pool.ts';
 export { createDb, createPool } from './pool.ts';
 export type { Decimal, Int8, Json, Timestamp, TimestampDefault } from './schema/types.ts';
 export type { DB } from './schema.ts';
+export { isDatabaseUnavailable } from './unavailable.ts';
