@@ -5,4 +5,4 @@ import { runServerProcess } from './serve.ts';
 // runs and restarts it; deploy/k8s). Needs DATABASE_URL and TOLLGATE_SECRET, and a database that
 // prepare-main.ts has migrated (/readyz answers 503 until then).
 const port = await runServerProcess();
-process.stdout.write(`listening on http://${loadConfig().host}:${port}\n`);
+if (port !== undefined) process.stdout.write(`listening on http://${loadConfig().host}:${port}\n`);

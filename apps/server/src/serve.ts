@@ -6,11 +6,11 @@ import { createServerDeps } from './deps.ts';
 
 /**
  * One server process (a cluster worker, or alone: serve-main.ts): build, listen, tell the
- * primary; resolves with the port. On SIGTERM/SIGINT it stops accepting connections, lets
+ * primary; resolves with the port (undefined when it could not listen and is exiting). On SIGTERM/SIGINT it stops accepting connections, lets
  * in-flight requests and streams finish for up to SHUTDOWN_GRACE_MS (then cuts them), writes the
  * buffered request log, closes the pool and exits 0.
  */
-export async function runServerProcess(): Promise<number> {
+export async function runServerProcess(): Promise<number | undefined> {
   const config = loadConfig();
   const log = createLogger(config);
   const databaseUrl = config.databaseUrl;
