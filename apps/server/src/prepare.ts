@@ -22,13 +22,17 @@ export async function prepareDatabase(opts: {
     onError: (err) => log.warn({ err: err.message }, 'database connection error'),
   });
   try {
-    await migrate(pool);
+    const applied = await migrate(pool);
+    if (applied.length > 0)
+      log.info({ migrations: applied }, `applied ${applied.length} migrations`);
     const deps = { db: createDb(pool), config };
     const admin = await bootstrapFirstAdmin(deps);
+    if (admin) log.info({ email: admin.email }, 'first start: created the admin user');
     // The JWT signing key pair, private half encrypted with TOLLGATE_SECRET, made on first start.
     await ensureSigningKey({ db: deps.db, config: { ...config, secret: opts.secret } });
     // The mock models always; a configured provider's current models (existing rows kept).
-    await seedModels(deps);
+    const seeded = await seedModels(deps);
+    if (seeded > 0) log.info({ added: seeded }, 'seeded the model catalog');
     return admin;
   } finally {
     await pool.end();

@@ -10,15 +10,12 @@ import {
   loadDotEnv,
   withSecret,
 } from '@tollgate/config';
-import { bootstrapFirstAdmin, ensureSigningKey, seedModels } from '@tollgate/core';
+// Only the embedded-Postgres part of @tollgate/db: the supervisor never queries (footprint).
 import {
   AlreadyRunningError,
-  createDb,
-  createPool,
   type EmbeddedPostgresHandle,
-  migrate,
   startEmbeddedPostgres,
-} from '@tollgate/db';
+} from '@tollgate/db/embedded';
 import { createLogger, type Logger } from '@tollgate/telemetry';
 import { EXIT_FATAL, isFatalMessage } from './child-fatal.ts';
 import { createClusterMetricsHub } from './metrics-cluster.ts';
@@ -27,6 +24,21 @@ import { parseStartArgs, startHelp } from './start-options.ts';
 import { serverExecArgv } from './v8-flags.ts';
 
 const workerEntry = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
+const prepareEntry = fileURLToPath(new URL('./prepare-main.ts', import.meta.url));
+
+/**
+ * Migrations, first admin (its banner goes to our stdout), signing key and model seed, in a
+ * short-lived child (prepare-main.ts): the supervisor lives as long as Tollgate does and only
+ * forks and watches, so it never loads kysely, pg or the domain services (~50 MB of RSS).
+ * Resolves with the child's exit code.
+ */
+function prepareInChild(env: NodeJS.ProcessEnv): Promise<number> {
+  const child = fork(prepareEntry, [], { env, execArgv: process.execArgv, stdio: 'inherit' });
+  return new Promise((resolve) => {
+    child.once('error', () => resolve(1));
+    child.once('exit', (code) => resolve(code ?? 1));
+  });
+}
 
 function configOrExit(): Config {
   loadDotEnv();
@@ -109,37 +121,13 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
       log.info({ file }, 'generated TOLLGATE_SECRET (first start); back this file up'),
   }).secret as string;
 
-  const pool = createPool(databaseUrl, {
-    max: 2,
-    applicationName: 'tollgate-primary',
-    onError: (err) => log.warn({ err: err.message }, 'database connection error'),
-  });
-  const applied = await migrate(pool);
-  if (applied.length > 0) log.info({ migrations: applied }, `applied ${applied.length} migrations`);
-  const deps = { db: createDb(pool), config };
-  const admin = await bootstrapFirstAdmin(deps);
-  // The JWT signing key pair, private half encrypted with TOLLGATE_SECRET, made on first start.
-  await ensureSigningKey({ db: deps.db, config: { ...config, secret } });
-  // The mock models always; a configured provider's current models (existing rows kept).
-  const seeded = await seedModels(deps);
-  if (seeded > 0) log.info({ added: seeded }, 'seeded the model catalog');
-  if (admin) {
-    log.info({ email: admin.email }, 'first start: created the admin user');
-    // Shown once: the password and key are stored only as hashes.
-    process.stdout.write(
-      `${[
-        '',
-        'Tollgate first start: an admin user was created. Save these now; they are not shown again.',
-        `admin email: ${admin.email}`,
-        `admin password: ${admin.password}`,
-        `admin api key: ${admin.apiKey}`,
-        '',
-      ].join('\n')}\n`,
-    );
-  }
-  await pool.end();
-
   const childEnv = childEnvironment({ DATABASE_URL: databaseUrl, TOLLGATE_SECRET: secret });
+  const prepared = await prepareInChild(childEnv);
+  if (prepared !== 0) {
+    process.stderr.write('tollgate: preparing the database failed (the log above says why)\n');
+    if (embedded) await embedded.stop();
+    process.exit(1);
+  }
   let stopping = false;
   const children = new Set<Child>();
   // A server process's GET /metrics is answered with every child's metrics, merged here.
