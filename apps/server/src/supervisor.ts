@@ -139,7 +139,8 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
     log.info({ reason }, 'stopping');
     for (const c of children) c.kill('SIGTERM');
     const all = Promise.all([...children].map((c) => c.exited));
-    const timeout = new Promise((r) => setTimeout(r, 15_000).unref());
+    // Server processes drain for up to SHUTDOWN_GRACE_MS, then flush their request log.
+    const timeout = new Promise((r) => setTimeout(r, config.shutdownGraceMs + 5_000).unref());
     await Promise.race([all, timeout]);
     for (const c of children) c.kill('SIGKILL');
     if (embedded) await embedded.stop();
