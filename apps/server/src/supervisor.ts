@@ -10,36 +10,20 @@ import {
   loadDotEnv,
   withSecret,
 } from '@tollgate/config';
-// Only the embedded-Postgres part of @tollgate/db: the supervisor never queries (footprint).
 import {
   AlreadyRunningError,
   type EmbeddedPostgresHandle,
   startEmbeddedPostgres,
-} from '@tollgate/db/embedded';
+} from '@tollgate/db';
 import { createLogger, type Logger } from '@tollgate/telemetry';
 import { EXIT_FATAL, isFatalMessage } from './child-fatal.ts';
 import { createClusterMetricsHub } from './metrics-cluster.ts';
+import { firstAdminBanner, prepareDatabase } from './prepare.ts';
 import { createRestartPolicy } from './restart-policy.ts';
 import { parseStartArgs, startHelp } from './start-options.ts';
 import { serverExecArgv } from './v8-flags.ts';
 
 const workerEntry = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
-const prepareEntry = fileURLToPath(new URL('./prepare-main.ts', import.meta.url));
-
-/**
- * Migrations, first admin (its banner goes to our stdout), signing key and model seed, in a
- * short-lived child (prepare-main.ts): the supervisor lives as long as Tollgate does and only
- * forks and watches, so it never loads kysely, pg or the domain services (~50 MB of RSS).
- * Resolves with the child's exit code.
- */
-function prepareInChild(env: NodeJS.ProcessEnv): Promise<number> {
-  const child = fork(prepareEntry, [], { env, execArgv: process.execArgv, stdio: 'inherit' });
-  return new Promise((resolve) => {
-    child.once('error', () => resolve(1));
-    child.once('exit', (code) => resolve(code ?? 1));
-  });
-}
-
 function configOrExit(): Config {
   loadDotEnv();
   try {
@@ -122,12 +106,11 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
   }).secret as string;
 
   const childEnv = childEnvironment({ DATABASE_URL: databaseUrl, TOLLGATE_SECRET: secret });
-  const prepared = await prepareInChild(childEnv);
-  if (prepared !== 0) {
-    process.stderr.write('tollgate: preparing the database failed (the log above says why)\n');
-    if (embedded) await embedded.stop();
-    process.exit(1);
-  }
+  // Migrations (advisory lock), first admin, signing key, model seed: prepare.ts, shared with
+  // the Kubernetes migration Job. In-process: a child for it (tried for footprint) saved no
+  // measurable RSS and added a cold start (docs/benchmarks.md "Footprint").
+  const admin = await prepareDatabase({ config, databaseUrl, secret, log });
+  if (admin) process.stdout.write(firstAdminBanner(admin));
   let stopping = false;
   const children = new Set<Child>();
   // A server process's GET /metrics is answered with every child's metrics, merged here.
