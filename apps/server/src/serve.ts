@@ -45,6 +45,8 @@ export async function runServerProcess(): Promise<number | undefined> {
     await app.close().catch((err) => log.error({ err: String(err) }, 'close failed'));
     clearTimeout(grace);
     // Buffered request-log rows are written before the pool goes away.
+    await deps.limiter.close();
+    await deps.responseCache.flush();
     await deps.requestLog.close();
     await deps.auth.close();
     await deps.pool.end();
