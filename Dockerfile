@@ -30,8 +30,8 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
     TOLLGATE_HOME=/var/lib/tollgate
-RUN groupadd --system tollgate \
- && useradd --system --gid tollgate --home-dir /var/lib/tollgate --create-home tollgate
+RUN groupadd --system --gid 10001 tollgate \
+ && useradd --system --uid 10001 --gid tollgate --home-dir /var/lib/tollgate --create-home tollgate
 WORKDIR /app
 COPY --from=build --chown=root:root /app /app
 USER tollgate

@@ -7,6 +7,7 @@ import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/a
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { installBodyLimits } from './body-limits.ts';
 import { compatRoutes } from './compat/compat.plugin.ts';
+import { installJsonDepthLimit } from './json-depth.ts';
 import { identityRoutes } from './jwks.ts';
 import { registerMetrics, routeLabel } from './metrics-routes.ts';
 import { rememberPrincipal } from './request-principal.ts';
@@ -17,6 +18,8 @@ import { usageCsvRoute } from './usage-csv.ts';
 export type ServerDeps = Deps;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Node's default, stated: a bigger header block is answered 431 and the connection closed. */
+export const MAX_HEADER_BYTES = 16 * 1024;
 
 /** The whole HTTP surface, not listening: tests `inject()` into it, main.ts listens. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -34,10 +37,23 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // Per-request children only when a line is written (lazy-child.ts: why).
     childLoggerFactory: lazyChildLogger as never,
     trustProxy: false,
+    // Slow-loris and header floods (docs/deploy.md): headers must arrive within
+    // HTTP_HEADERS_TIMEOUT_MS, a whole request body within HTTP_REQUEST_TIMEOUT_MS, and headers are
+    // capped at 16 KiB (431 past it). No idle-socket timeout: a non-streaming model call may
+    // legitimately send nothing for UPSTREAM_TIMEOUT_MS.
+    requestTimeout: deps.config.httpRequestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(deps.config.httpHeadersTimeoutMs, deps.config.httpRequestTimeoutMs),
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // How often Node looks for connections past those limits (its default is 30 s).
+      connectionsCheckingInterval: Math.min(1000, deps.config.httpHeadersTimeoutMs),
+    },
   });
 
   // 20 MiB for chat/embeddings, 1 MiB for the rest of /api and /trpc, 413 in each surface's shape.
   installBodyLimits(app);
+  // A 100,000-deep body is a 400, not a stack overflow in whatever walks it first.
+  installJsonDepthLimit(app);
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     done();

@@ -1,4 +1,4 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { appRouter } from '@tollgate/api';
 import { DomainError } from '@tollgate/core';
 import { getErrorShape, type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server';
@@ -54,14 +54,22 @@ export function bodyLimitFor(url: string): number | undefined {
 
 const tooLarge = () => new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
 
-/** Counts the bytes that really arrive (chunked bodies declare no length) and fails past `limit`. */
-function byteLimit(limit: number): Transform {
+/**
+ * Counts the bytes that really arrive (chunked bodies declare no length) and fails past `limit`.
+ * The rest of the upload is then read and thrown away (`resume()` with no listener), as Fastify
+ * does for its own route limits: left paused, the request was never finished, the connection was
+ * closed under a client still writing, and it saw EPIPE instead of its 413. Reading costs no
+ * memory; Node's requestTimeout bounds how long an endless upload can keep the socket.
+ */
+function byteLimit(source: Readable, limit: number): Transform {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
       seen += chunk.length;
-      if (seen > limit) done(tooLarge());
-      else done(null, chunk);
+      if (seen <= limit) return done(null, chunk);
+      source.unpipe(this);
+      source.resume();
+      done(tooLarge());
     },
   });
 }
@@ -126,7 +134,7 @@ export function installBodyLimits(app: FastifyInstance): void {
       return done(null, payload);
     }
     if (req.headers['transfer-encoding'] === undefined) return done(null, payload);
-    return done(null, payload.pipe(byteLimit(limit)));
+    return done(null, payload.pipe(byteLimit(payload, limit)));
   });
 
   // Fastify-level refusals on /trpc (body too large, unsupported media type) in tRPC's error

@@ -10,24 +10,20 @@ import {
   loadDotEnv,
   withSecret,
 } from '@tollgate/config';
-import { bootstrapFirstAdmin, ensureSigningKey, seedModels } from '@tollgate/core';
 import {
   AlreadyRunningError,
-  createDb,
-  createPool,
   type EmbeddedPostgresHandle,
-  migrate,
   startEmbeddedPostgres,
 } from '@tollgate/db';
 import { createLogger, type Logger } from '@tollgate/telemetry';
 import { EXIT_FATAL, isFatalMessage } from './child-fatal.ts';
 import { createClusterMetricsHub } from './metrics-cluster.ts';
+import { firstAdminBanner, prepareDatabase } from './prepare.ts';
 import { createRestartPolicy } from './restart-policy.ts';
 import { parseStartArgs, startHelp } from './start-options.ts';
 import { serverExecArgv } from './v8-flags.ts';
 
 const workerEntry = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
-
 function configOrExit(): Config {
   loadDotEnv();
   try {
@@ -109,37 +105,12 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
       log.info({ file }, 'generated TOLLGATE_SECRET (first start); back this file up'),
   }).secret as string;
 
-  const pool = createPool(databaseUrl, {
-    max: 2,
-    applicationName: 'tollgate-primary',
-    onError: (err) => log.warn({ err: err.message }, 'database connection error'),
-  });
-  const applied = await migrate(pool);
-  if (applied.length > 0) log.info({ migrations: applied }, `applied ${applied.length} migrations`);
-  const deps = { db: createDb(pool), config };
-  const admin = await bootstrapFirstAdmin(deps);
-  // The JWT signing key pair, private half encrypted with TOLLGATE_SECRET, made on first start.
-  await ensureSigningKey({ db: deps.db, config: { ...config, secret } });
-  // The mock models always; a configured provider's current models (existing rows kept).
-  const seeded = await seedModels(deps);
-  if (seeded > 0) log.info({ added: seeded }, 'seeded the model catalog');
-  if (admin) {
-    log.info({ email: admin.email }, 'first start: created the admin user');
-    // Shown once: the password and key are stored only as hashes.
-    process.stdout.write(
-      `${[
-        '',
-        'Tollgate first start: an admin user was created. Save these now; they are not shown again.',
-        `admin email: ${admin.email}`,
-        `admin password: ${admin.password}`,
-        `admin api key: ${admin.apiKey}`,
-        '',
-      ].join('\n')}\n`,
-    );
-  }
-  await pool.end();
-
   const childEnv = childEnvironment({ DATABASE_URL: databaseUrl, TOLLGATE_SECRET: secret });
+  // Migrations (advisory lock), first admin, signing key, model seed: prepare.ts, shared with
+  // the Kubernetes migration Job. In-process: a child for it (tried for footprint) saved no
+  // measurable RSS and added a cold start (docs/benchmarks.md "Footprint").
+  const admin = await prepareDatabase({ config, databaseUrl, secret, log });
+  if (admin) process.stdout.write(firstAdminBanner(admin));
   let stopping = false;
   const children = new Set<Child>();
   // A server process's GET /metrics is answered with every child's metrics, merged here.
@@ -151,7 +122,8 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
     log.info({ reason }, 'stopping');
     for (const c of children) c.kill('SIGTERM');
     const all = Promise.all([...children].map((c) => c.exited));
-    const timeout = new Promise((r) => setTimeout(r, 15_000).unref());
+    // Server processes drain for up to SHUTDOWN_GRACE_MS, then flush their request log.
+    const timeout = new Promise((r) => setTimeout(r, config.shutdownGraceMs + 5_000).unref());
     await Promise.race([all, timeout]);
     for (const c of children) c.kill('SIGKILL');
     if (embedded) await embedded.stop();

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const mainEntry = join(repoRoot, 'apps/server/src/main.ts');
 /** The repo's own Node 24 (the `node` devDependency), as `pnpm start` would use. */
-const nodeBin = existsSync(join(repoRoot, 'node_modules/.bin/node'))
+export const nodeBin = existsSync(join(repoRoot, 'node_modules/.bin/node'))
   ? join(repoRoot, 'node_modules/.bin/node')
   : process.execPath;
 

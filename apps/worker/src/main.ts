@@ -30,7 +30,9 @@ if (!config.databaseUrl) {
 }
 
 // Every running job holds a client, and graphile-worker needs more to fetch and complete jobs.
-const pool = createPool(config.databaseUrl, {
+// graphile-worker LISTENs and holds session state: behind PgBouncer (transaction mode) it needs
+// Postgres itself, DATABASE_DIRECT_URL.
+const pool = createPool(config.databaseDirectUrl ?? config.databaseUrl, {
   max: Math.max(10, config.workerConcurrency + 2) + 4,
   applicationName: 'tollgate-worker',
   onError: (err) => log.warn({ err: err.message }, 'database connection error'),

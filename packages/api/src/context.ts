@@ -1,5 +1,6 @@
-import { authenticate, type Deps, type Principal } from '@tollgate/core';
+import { asDomainError, authenticate, type Deps, type Principal } from '@tollgate/core';
 import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
+import { toTRPCError } from './errors.ts';
 
 /** Request headers procedures may read (Idempotency-Key, cache opt-in, client request id). */
 export type ReqHeaders = Readonly<Record<string, string | undefined>>;
@@ -47,6 +48,10 @@ export const makeCreateContext =
     const h = req.headers;
     const principal = await authenticate(deps, {
       authorization: h.authorization,
+    }).catch((err: unknown) => {
+      // A database that is down (restart, failover) is a 503 the caller can retry, not a 500.
+      const domain = asDomainError(err);
+      throw domain ? toTRPCError(domain) : err;
     });
     return createContextInner(deps, principal, pickHeaders(h), {
       requestId: String(req.id),

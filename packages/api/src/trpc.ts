@@ -1,4 +1,10 @@
-import { DomainError, hasScope, invalidReasonMessages, type KeyScope } from '@tollgate/core';
+import {
+  asDomainError,
+  DomainError,
+  hasScope,
+  invalidReasonMessages,
+  type KeyScope,
+} from '@tollgate/core';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { Context } from './context.ts';
@@ -26,8 +32,9 @@ export const createCallerFactory = t.createCallerFactory;
 
 const domainErrors = t.middleware(async ({ ctx, next }) => {
   const result = await next(); // a throw below arrives here as { ok: false, error: TRPCError{ cause } }
-  if (!result.ok && result.error.cause instanceof DomainError) {
-    const cause = result.error.cause;
+  // asDomainError: a lost database connection becomes `unavailable` (503), not a 500.
+  const cause = result.ok ? undefined : asDomainError(result.error.cause);
+  if (cause) {
     if (cause.retryAfter !== undefined) ctx.resHeaders.set('retry-after', String(cause.retryAfter));
     throw toTRPCError(cause);
   }

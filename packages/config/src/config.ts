@@ -30,6 +30,15 @@ const EnvSchema = z.object({
       .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// connection string')
       .optional(),
   ),
+  // PgBouncer in transaction mode breaks LISTEN/NOTIFY, session advisory locks and
+  // graphile-worker: those use this URL (Postgres itself) when DATABASE_URL points at a pooler.
+  DATABASE_DIRECT_URL: z.preprocess(
+    blankIsUnset,
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// connection string')
+      .optional(),
+  ),
   TOLLGATE_HOME: optionalString,
   HOST: z.preprocess(
     blankIsUnset,
@@ -57,6 +66,9 @@ const EnvSchema = z.object({
   UPSTREAM_TIMEOUT_MS: millis(600_000),
   UPSTREAM_TTFT_TIMEOUT_MS: millis(60_000),
   STREAM_IDLE_TIMEOUT_MS: millis(60_000),
+  SHUTDOWN_GRACE_MS: millis(25_000),
+  HTTP_HEADERS_TIMEOUT_MS: millis(20_000),
+  HTTP_REQUEST_TIMEOUT_MS: millis(300_000),
   CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(3600),
   LOG_FORMAT: z.enum(['json', 'logstash']).default('json'),
   LOG_BODIES: z.stringbool().default(true),
@@ -75,6 +87,8 @@ export const configVariableNames: readonly string[] = Object.keys(EnvSchema.shap
 
 export type Config = Readonly<{
   databaseUrl: string | undefined;
+  /** Postgres without a pooler in between (LISTEN/NOTIFY, advisory locks, graphile-worker). */
+  databaseDirectUrl: string | undefined;
   home: string;
   host: string;
   port: number;
@@ -93,6 +107,11 @@ export type Config = Readonly<{
   upstreamTimeoutMs: number;
   upstreamTtftTimeoutMs: number;
   streamIdleTimeoutMs: number;
+  /** SIGTERM: how long in-flight requests and streams may take to finish. */
+  shutdownGraceMs: number;
+  /** Slow-loris bounds: all headers within this, the whole request body within the other. */
+  httpHeadersTimeoutMs: number;
+  httpRequestTimeoutMs: number;
   cacheTtlSeconds: number;
   metricsToken: string | undefined;
   webhookAllowHosts: readonly string[];
@@ -141,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   return deepFreeze({
     databaseUrl: e.DATABASE_URL,
+    databaseDirectUrl: e.DATABASE_DIRECT_URL,
     home: resolve(e.TOLLGATE_HOME ?? join(repoRoot, '.tollgate')),
     host: e.HOST,
     port: e.PORT,
@@ -160,6 +180,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     upstreamTtftTimeoutMs: e.UPSTREAM_TTFT_TIMEOUT_MS,
     streamIdleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    httpHeadersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+    httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     metricsToken: e.METRICS_TOKEN,
     webhookAllowHosts: e.WEBHOOK_ALLOW_HOSTS,

@@ -5,6 +5,11 @@
 export const configVariables: ReadonlyArray<{ name: string; meaning: string; default: string }> = [
   { name: 'DATABASE_URL', meaning: 'Postgres connection string', default: 'embedded Postgres' },
   {
+    name: 'DATABASE_DIRECT_URL',
+    meaning: 'Postgres itself when DATABASE_URL is a PgBouncer (LISTEN, locks, jobs)',
+    default: 'DATABASE_URL',
+  },
+  {
     name: 'TOLLGATE_HOME',
     meaning: 'embedded Postgres data and generated dev secrets',
     default: '.tollgate/ in the repo root',
@@ -36,6 +41,13 @@ export const configVariables: ReadonlyArray<{ name: string; meaning: string; def
     meaning: 'longest gap between stream chunks',
     default: '60000',
   },
+  {
+    name: 'SHUTDOWN_GRACE_MS',
+    meaning: 'SIGTERM: time in-flight requests and streams get',
+    default: '25000',
+  },
+  { name: 'HTTP_HEADERS_TIMEOUT_MS', meaning: 'all request headers within', default: '20000' },
+  { name: 'HTTP_REQUEST_TIMEOUT_MS', meaning: 'a whole request body within', default: '300000' },
   { name: 'CACHE_TTL_SECONDS', meaning: 'exact-match cache entry lifetime', default: '3600' },
   { name: 'LOG_FORMAT', meaning: 'json or logstash', default: 'json' },
   {

@@ -26,19 +26,24 @@ export function createDeps(opts: {
 }): Deps {
   const { config, log, pool } = opts;
   const db = opts.db ?? createDb(pool);
+  const metrics = createMetrics(new Registry());
   const clock = opts.clock ?? systemClock;
   return {
     db,
     pool,
     config,
     log,
-    requestLog: createRequestLogWriter({ db, log }),
-    metrics: createMetrics(new Registry()),
+    requestLog: createRequestLogWriter({
+      db,
+      log,
+      onDrop: () => metrics.requestLogDropped.inc(),
+    }),
+    metrics,
     providers: createProviders(config),
     clock,
     limiter: createLimiter({ db, log, clock, leaseTtlMs: opts.leaseTtlMs }),
     responseCache: createResponseCache({ db, log, clock, ttlSeconds: config.cacheTtlSeconds }),
-    auth: createAuthRuntime(pool, log),
+    auth: createAuthRuntime(pool, log, config.databaseDirectUrl),
     startedAt: new Date(),
   };
 }

@@ -1,3 +1,5 @@
+import { isDatabaseUnavailable } from '@tollgate/db';
+
 /** Every way a domain operation refuses; the api layer maps each to one status. */
 export const domainErrorCodes = [
   'bad_request',
@@ -43,4 +45,19 @@ export class DomainError extends Error {
     this.retryAfter = opts.retryAfter;
     this.param = opts.param;
   }
+}
+
+/**
+ * The DomainError behind `err`: itself, or `unavailable` (503, retry in a second) when the
+ * database is unreachable or restarting; undefined for anything else (a bug: 500).
+ */
+export function asDomainError(err: unknown): DomainError | undefined {
+  if (err instanceof DomainError) return err;
+  if (isDatabaseUnavailable(err)) {
+    return new DomainError('unavailable', 'the database is unavailable; retry shortly', {
+      retryAfter: 1,
+      cause: err,
+    });
+  }
+  return undefined;
 }

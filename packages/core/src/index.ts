@@ -49,7 +49,7 @@ export { createDeps } from './create-deps.ts';
 export type { Clock, Deps } from './deps.ts';
 export { systemClock } from './deps.ts';
 export type { DomainErrorCode } from './errors.ts';
-export { DomainError, domainErrorCodes } from './errors.ts';
+export { asDomainError, DomainError, domainErrorCodes } from './errors.ts';
 export { toChatResult } from './gateway/chat-result.ts';
 export {
   chatComplete,

@@ -7,3 +7,4 @@ export type { BatchItemStatus, BatchStatus } from './schema/batches.ts';
 export type { BudgetPeriod, BudgetScope } from './schema/spend.ts';
 export type { Decimal, Int8, Json, Timestamp, TimestampDefault } from './schema/types.ts';
 export type { DB } from './schema.ts';
+export { isDatabaseUnavailable } from './unavailable.ts';

@@ -108,6 +108,11 @@ export function createMetrics(registry: Registry) {
         }
       },
     }),
+    requestLogDropped: new Counter({
+      name: 'tollgate_request_log_dropped_total',
+      help: 'Request-log rows dropped (buffer full while the database was unreachable, or unserializable)',
+      registers,
+    }),
     dbPoolConnections: new Gauge({
       name: 'tollgate_db_pool_connections',
       help: 'Database pool connections by state (total|idle|waiting)',

@@ -57,7 +57,7 @@ function surfaceOf(req: FastifyRequest): CompatSurface {
 }
 
 function sendError(reply: FastifyReply, surface: CompatSurface, e: CompatError): FastifyReply {
-  if (e.status === 429 && e.retryAfter !== undefined)
+  if ((e.status === 429 || e.status === 503) && e.retryAfter !== undefined)
     reply.header('retry-after', String(e.retryAfter));
   return reply.code(e.status).type('application/json').send(errorBody(surface, e));
 }

@@ -1,5 +1,5 @@
 import { toTRPCError } from '@tollgate/api';
-import { DomainError, type DomainErrorCode } from '@tollgate/core';
+import { asDomainError, DomainError, type DomainErrorCode } from '@tollgate/core';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 
 /** Which wire format a /v1 route speaks; decides the error body shape. */
@@ -63,7 +63,9 @@ export function compatError(
 
 /** Anything thrown by a handler → a CompatError; unknown errors become an opaque 500. */
 export function toCompatError(e: unknown): CompatError {
-  if (e instanceof DomainError) return fromDomainError(e);
+  // asDomainError: a lost database connection is `unavailable` (503), not a 500.
+  const domain = asDomainError(e);
+  if (domain) return fromDomainError(domain);
   const fastify = fastifyClientError(e);
   if (fastify) return fastify;
   return {

@@ -58,8 +58,12 @@ const MAX_ENTRIES = 10_000;
 const FLUSH_EVERY_MS = 5_000;
 const RECONNECT_MS = 500;
 
-/** Creates the per-process auth state; the LISTEN connection opens on first use. */
-export function createAuthRuntime(pool: pg.Pool, log: Logger): AuthRuntime {
+/**
+ * Creates the per-process auth state; the LISTEN connection opens on first use. `directUrl`
+ * (DATABASE_DIRECT_URL) is Postgres itself when the pool goes through PgBouncer in transaction
+ * mode, where LISTEN never hears anything.
+ */
+export function createAuthRuntime(pool: pg.Pool, log: Logger, directUrl?: string): AuthRuntime {
   const keys = new Map<string, CachedKey>();
   const users = new Map<string, CachedUser>();
   const signing: SigningCacheSlot = { value: undefined, loadedAt: 0 };
@@ -120,7 +124,11 @@ export function createAuthRuntime(pool: pg.Pool, log: Logger): AuthRuntime {
   const start = () => {
     if (state !== 'idle') return;
     state = 'connecting';
-    const c = new pg.Client({ ...pool.options, application_name: 'tollgate-auth-listener' });
+    const c = new pg.Client({
+      ...pool.options,
+      ...(directUrl === undefined ? {} : { connectionString: directUrl }),
+      application_name: 'tollgate-auth-listener',
+    });
     c.on('error', (err) => down(c, err));
     c.on('end', () => down(c));
     c.on('notification', (msg) => onNotification(msg.payload));

@@ -83,6 +83,20 @@ describe('request log writer', () => {
     expect(w.pending()).toBe(0);
   });
 
+  it('tells of every dropped row (createDeps counts them in tollgate_request_log_dropped_total)', async () => {
+    let drops = 0;
+    const w = createRequestLogWriter({
+      db: t.db,
+      log: deps.log,
+      intervalMs: 60_000,
+      maxBuffered: 2,
+      onDrop: () => drops++,
+    });
+    for (let i = 0; i < 5; i++) w.record(testLogEntry(alice));
+    expect(drops).toBe(3);
+    await w.close();
+  });
+
   it('rows arriving during a write wait for the next one: steady traffic makes few, large inserts', async () => {
     // Counts the log inserts this writer sends (a kysely plugin sees every query, raw ones too).
     let inserts = 0;

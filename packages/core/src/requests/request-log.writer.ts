@@ -62,6 +62,8 @@ export type RequestLogWriterOptions = {
   batchSize?: number;
   /** Beyond this many waiting rows new ones are dropped (counted, warned): memory stays bounded. */
   maxBuffered?: number;
+  /** Told of every dropped row (tollgate_request_log_dropped_total). */
+  onDrop?: () => void;
 };
 
 const NO_PARTITION = '23514';
@@ -338,6 +340,7 @@ export function createRequestLogWriter(opts: RequestLogWriterOptions): RequestLo
         // Never throw out of an immediate: the row is lost, counted and said once per 1000.
         buffered--;
         dropped++;
+        opts.onDrop?.();
         if (dropped === 1 || dropped % 1000 === 0) {
           opts.log.warn({ err: String(err), dropped }, 'request log row could not be serialized');
         }
@@ -363,6 +366,7 @@ export function createRequestLogWriter(opts: RequestLogWriterOptions): RequestLo
       if (closed) return;
       if (buffered >= maxBuffered) {
         dropped++;
+        opts.onDrop?.();
         if (dropped === 1 || dropped % 1000 === 0) {
           opts.log.warn({ dropped }, 'request log buffer full; dropping rows');
         }
