@@ -4,6 +4,7 @@ import {
   type JobPayload,
   jobPayloads,
   maintainRequestLog,
+  purgeAuditLog,
   purgeAuthTokens,
   recordHeartbeat,
   unlockDeadWorkers,
@@ -40,6 +41,10 @@ export const handlers: Handlers = {
       `purged ${r.refreshTokens} refresh tokens, ${r.loginFailures} login failures`,
     );
   },
+  audit_retention: async (rt, _payload, helpers) => {
+    const n = await purgeAuditLog(rt.deps);
+    if (n > 0) helpers.logger.info(`audit log retention: purged ${n} rows`);
+  },
   unlock_dead_workers: async (rt, _payload, helpers) => {
     const ids = await unlockDeadWorkers(rt.deps);
     if (ids.length > 0) helpers.logger.warn(`released jobs of dead workers: ${ids.join(', ')}`);
@@ -52,6 +57,7 @@ export const maxAttempts: Partial<Record<JobName, number>> = {
   unlock_dead_workers: 3,
   purge_auth_tokens: 3,
   request_log_partitions: 5,
+  audit_retention: 3,
 };
 
 /**
@@ -96,4 +102,5 @@ export const crontab = [
   '*/2 * * * * unlock_dead_workers ?id=unlock_dead_workers&max=3',
   '17 3 * * * request_log_partitions ?id=request_log_partitions&max=5',
   '23 * * * * purge_auth_tokens ?id=purge_auth_tokens&max=3',
+  '41 3 * * * audit_retention ?id=audit_retention&max=3',
 ].join('\n');

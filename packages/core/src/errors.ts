@@ -15,6 +15,7 @@ export const domainErrorCodes = [
   'key_expired',
   'user_disabled',
   'model_not_found',
+  'model_not_allowed',
   'budget_exceeded',
   'rate_limit_exceeded',
   'upstream_rate_limited',

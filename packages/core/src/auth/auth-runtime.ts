@@ -5,8 +5,12 @@ import type { KeyScope } from './principal.ts';
 /** The Postgres NOTIFY channel every process listens on for credential changes. */
 export const AUTH_CHANNEL = 'tollgate_auth';
 
-/** What changed: one key, everything of one user, or the signing key set. */
-export type AuthEvent = { k: 'key'; id: string } | { k: 'user'; id: string } | { k: 'signing' };
+/** What changed: one key, everything of one user, one team (and its keys), or the signing keys. */
+export type AuthEvent =
+  | { k: 'key'; id: string }
+  | { k: 'user'; id: string }
+  | { k: 'team'; id: string }
+  | { k: 'signing' };
 
 export type CachedKey = {
   keyId: string;
@@ -16,6 +20,17 @@ export type CachedKey = {
   expiresAt: Date | null;
   revoked: boolean;
   disabled: boolean;
+  teamId: string | null;
+  allowedModels: readonly string[];
+  cachedAt: number;
+};
+
+/** What a call through a team's key needs of the team, on the hot path. */
+export type CachedTeam = {
+  id: string;
+  allowedModels: readonly string[];
+  rpmLimit: number | null;
+  tpmLimit: number | null;
   cachedAt: number;
 };
 
@@ -38,6 +53,7 @@ export type SigningCacheSlot = { value: unknown; loadedAt: number };
 export type AuthRuntime = {
   keys: Map<string, CachedKey>;
   users: Map<string, CachedUser>;
+  teams: Map<string, CachedTeam>;
   signing: SigningCacheSlot;
   /** True while the LISTEN connection is up: only then may cached entries be trusted. Starts it. */
   live: () => boolean;
@@ -61,6 +77,7 @@ const RECONNECT_MS = 500;
 export function createAuthRuntime(pool: pg.Pool, log: Logger): AuthRuntime {
   const keys = new Map<string, CachedKey>();
   const users = new Map<string, CachedUser>();
+  const teams = new Map<string, CachedTeam>();
   const signing: SigningCacheSlot = { value: undefined, loadedAt: 0 };
   let gen = 0;
   let state: 'idle' | 'connecting' | 'up' | 'waiting' | 'closed' = 'idle';
@@ -73,6 +90,7 @@ export function createAuthRuntime(pool: pg.Pool, log: Logger): AuthRuntime {
     gen++;
     keys.clear();
     users.clear();
+    teams.clear();
     signing.value = undefined;
   };
 
@@ -83,15 +101,22 @@ export function createAuthRuntime(pool: pg.Pool, log: Logger): AuthRuntime {
       return;
     }
     if (e.k === 'user') users.delete(e.id);
+    if (e.k === 'team') teams.delete(e.id);
     for (const [h, entry] of keys) {
-      if (e.k === 'key' ? entry.keyId === e.id : entry.userId === e.id) keys.delete(h);
+      const hit =
+        e.k === 'key'
+          ? entry.keyId === e.id
+          : e.k === 'user'
+            ? entry.userId === e.id
+            : entry.teamId === e.id;
+      if (hit) keys.delete(h);
     }
   };
 
   const onNotification = (payload: string | undefined) => {
     try {
       const e = JSON.parse(payload ?? '') as AuthEvent;
-      if (e.k === 'key' || e.k === 'user' || e.k === 'signing') invalidate(e);
+      if (e.k === 'key' || e.k === 'user' || e.k === 'team' || e.k === 'signing') invalidate(e);
       else clearAll();
     } catch {
       clearAll();
@@ -157,6 +182,7 @@ export function createAuthRuntime(pool: pg.Pool, log: Logger): AuthRuntime {
   return {
     keys,
     users,
+    teams,
     signing,
     live: () => {
       if (state === 'idle') start();

@@ -62,6 +62,8 @@ async function keyState(deps: Deps, key: string): Promise<CachedKey | undefined>
     expiresAt: row.expires_at,
     revoked: row.revoked_at !== null,
     disabled: row.disabled,
+    teamId: row.team_id,
+    allowedModels: row.allowed_models,
     cachedAt: Date.now(),
   };
   if (rt.live() && rt.generation() === gen) cacheSet(rt.keys, id, entry);
@@ -96,7 +98,15 @@ async function authenticateApiKey(deps: Deps, key: string): Promise<Principal> {
   if (k.expiresAt && k.expiresAt <= now) return { kind: 'invalid', reason: 'key_expired' };
   if (k.disabled) return { kind: 'invalid', reason: 'user_disabled' };
   deps.auth.touch(k.keyId, now);
-  return { kind: 'user', userId: k.userId, role: k.role, keyId: k.keyId, scopes: k.scopes };
+  return {
+    kind: 'user',
+    userId: k.userId,
+    role: k.role,
+    keyId: k.keyId,
+    scopes: k.scopes,
+    teamId: k.teamId,
+    allowedModels: k.allowedModels,
+  };
 }
 
 async function authenticateAccessToken(deps: Deps, token: string): Promise<Principal> {

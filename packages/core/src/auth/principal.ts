@@ -38,6 +38,10 @@ export type UserPrincipal = {
   /** Set when the caller used an API key; null for an access JWT (all scopes of the role). */
   keyId: string | null;
   scopes: readonly KeyScope[];
+  /** The key's team, whose limits and allow-list also apply (teams, 0007); absent/null: none. */
+  teamId?: string | null;
+  /** The key's own model allow-list (names or aliases); absent or empty: every model. */
+  allowedModels?: readonly string[];
 };
 
 export function hasScope(p: UserPrincipal, scope: KeyScope): boolean {

@@ -8,6 +8,7 @@ import {
   type StreamEvent,
   type Usage,
 } from '@tollgate/providers';
+import type { UserPrincipal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import {
@@ -17,6 +18,7 @@ import {
   resolveModel,
 } from '../models/models.service.ts';
 import type { RequestStatus } from '../requests/request-log.writer.ts';
+import { checkModelAllowed } from '../teams/team-access.ts';
 import type {
   CallContext,
   GatewayChatInput,
@@ -41,7 +43,7 @@ import {
 
 type GatewayDeps = Pick<
   Deps,
-  'db' | 'config' | 'log' | 'metrics' | 'providers' | 'clock' | 'requestLog'
+  'db' | 'config' | 'log' | 'metrics' | 'providers' | 'clock' | 'requestLog' | 'auth'
 >;
 
 const zeroUsage: Usage = {
@@ -58,9 +60,18 @@ function providerOf(deps: GatewayDeps, m: CatalogModel): Provider | undefined {
   return deps.providers[m.provider as ProviderName];
 }
 
-/** The model asked for, then its fallbacks; only models whose provider this deployment has. */
-async function targets(deps: GatewayDeps, name: string, kind: ModelKind): Promise<Target[]> {
+/**
+ * The model asked for, then its fallbacks; only models whose provider this deployment has and
+ * the caller's allow-lists admit (teams: a disallowed model is a 403, a disallowed fallback skipped).
+ */
+async function targets(
+  deps: GatewayDeps,
+  name: string,
+  kind: ModelKind,
+  who: UserPrincipal,
+): Promise<Target[]> {
   const primary = await resolveModel(deps, name, kind);
+  const allowed = await checkModelAllowed(deps, who, primary, name);
   const provider = providerOf(deps, primary);
   if (!provider) {
     throw new DomainError(
@@ -71,6 +82,7 @@ async function targets(deps: GatewayDeps, name: string, kind: ModelKind): Promis
   }
   const out: Target[] = [{ model: primary, provider }];
   for (const f of await fallbackChain(deps, primary)) {
+    if (!allowed(f)) continue;
     const p = providerOf(deps, f);
     if (p) out.push({ model: f, provider: p });
   }
@@ -261,7 +273,7 @@ export async function chatComplete(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayChatResult> {
-  const chain = await targets(deps, input.model, 'chat');
+  const chain = await targets(deps, input.model, 'chat', call.principal);
   const startedAt = deps.clock.now();
   const started = performance.now();
   try {
@@ -319,7 +331,7 @@ export async function startChatStream(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayStream> {
-  const chain = await targets(deps, input.model, 'chat');
+  const chain = await targets(deps, input.model, 'chat', call.principal);
   const startedAt = deps.clock.now();
   const started = performance.now();
   let chainResult: Awaited<
@@ -462,7 +474,7 @@ export async function createEmbeddings(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayEmbeddingResult> {
-  const chain = await targets(deps, input.model, 'embedding');
+  const chain = await targets(deps, input.model, 'embedding', call.principal);
   const texts = typeof input.input === 'string' ? [input.input] : input.input;
   const startedAt = deps.clock.now();
   const started = performance.now();

@@ -14,6 +14,8 @@ export async function insertApiKey(
     tpmLimit?: number | null;
     logBodies?: boolean | null;
     cache?: boolean;
+    teamId?: string | null;
+    allowedModels?: readonly string[];
   },
 ) {
   return db
@@ -29,6 +31,8 @@ export async function insertApiKey(
       tpm_limit: values.tpmLimit ?? null,
       log_bodies: values.logBodies ?? null,
       cache: values.cache ?? false,
+      team_id: values.teamId ?? null,
+      allowed_models: [...(values.allowedModels ?? [])],
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -49,6 +53,8 @@ export async function findKeyWithOwnerByHash(db: Kysely<DB>, keyHash: Buffer) {
       'k.tpm_limit',
       'k.log_bodies',
       'k.cache',
+      'k.team_id',
+      'k.allowed_models',
       'u.role',
       'u.disabled',
     ])
