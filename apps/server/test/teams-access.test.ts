@@ -61,9 +61,11 @@ beforeAll(async () => {
   await seedModels(s.deps);
   const db = s.testDb.db;
   admin = await createTestUser(db, { role: 'admin' });
-  [managerA, managerB, memberA, memberB, both] = await Promise.all(
-    Array.from({ length: 5 }, () => createTestUser(db)),
-  );
+  managerA = await createTestUser(db);
+  managerB = await createTestUser(db);
+  memberA = await createTestUser(db);
+  memberB = await createTestUser(db);
+  both = await createTestUser(db);
   teamA = await createTeam('Team A');
   teamB = await createTeam('Team B');
   await addMember(teamA, managerA, 'manager');
