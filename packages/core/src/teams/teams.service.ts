@@ -334,21 +334,31 @@ export async function removeTeamMember(
   return team;
 }
 
-/** The caller's role in a team, if any (admins: treated as managers of every team). */
+/**
+ * The caller's role in a team, if any (admins: 'admin' for every existing team). The row is
+ * share-locked: a concurrent removal waits for the caller's transaction, then sees (and revokes)
+ * what it made.
+ */
 export async function roleInTeam(
-  db: Kysely<DB>,
+  trx: Transaction<DB>,
   p: UserPrincipal,
   teamId: string,
 ): Promise<TeamRole | 'admin' | undefined> {
   if (seesAll(p)) {
-    const t = await db.selectFrom('teams').select('id').where('id', '=', teamId).executeTakeFirst();
+    const t = await trx
+      .selectFrom('teams')
+      .select('id')
+      .where('id', '=', teamId)
+      .forShare()
+      .executeTakeFirst();
     return t ? 'admin' : undefined;
   }
-  const m = await db
+  const m = await trx
     .selectFrom('team_members')
     .select('role')
     .where('team_id', '=', teamId)
     .where('user_id', '=', p.userId)
+    .forShare()
     .executeTakeFirst();
   return m?.role;
 }
