@@ -215,6 +215,45 @@ describe('allow-lists: key ∩ team, names or aliases', () => {
     expect(streamErr).toMatchObject({ data: { code: 'FORBIDDEN', reason: 'model_not_allowed' } });
   });
 
+  it('a restricted key never mints or widens a key beyond its own team and list', async () => {
+    const child = await api(env.s.app, 'POST', '/api/keys', {
+      token: narrowKey,
+      body: { name: 'child' },
+    });
+    expect(child.status).toBe(200);
+    expect(child.body).toMatchObject({ teamId, allowedModels: ['echo-two', 'mock-slow'] });
+    expect(await openaiStatus(child.body.key as string, 'mock-echo')).toMatchObject({
+      status: 403,
+    });
+    const refusals: [Json, string][] = [
+      [{ name: 'x', allowedModels: ['mock-echo'] }, 'allowedModels'],
+      [{ name: 'x', allowedModels: [] }, 'allowedModels'],
+      [{ name: 'x', teamId: '00000000-0000-4000-8000-000000000000' }, 'teamId'],
+    ];
+    for (const [body, field] of refusals) {
+      const r = await api(env.s.app, 'POST', '/api/keys', { token: narrowKey, body });
+      expect(r.status, field).toBe(403);
+      expect(r.body).toMatchObject({ error: { code: 'forbidden' } });
+    }
+    // Widening itself is refused too; narrowing is fine.
+    const self = await api(env.s.app, 'PATCH', `/api/keys/${child.body.id}`, {
+      token: child.body.key as string,
+      body: { allowedModels: [] },
+    });
+    expect(self.status).toBe(403);
+    const narrower = await api(env.s.app, 'PATCH', `/api/keys/${child.body.id}`, {
+      token: child.body.key as string,
+      body: { allowedModels: ['echo-two'] },
+    });
+    expect(narrower.body).toMatchObject({ allowedModels: ['echo-two'] });
+    // A personal restricted key's children stay personal and restricted.
+    const personalChild = await api(env.s.app, 'POST', '/api/keys', {
+      token: personalKey,
+      body: { name: 'pc' },
+    });
+    expect(personalChild.body).toMatchObject({ teamId: null, allowedModels: ['mock-echo'] });
+  });
+
   it('never falls back to a model outside the lists', async () => {
     env.fake.script(CHAT, [{ status: 500 }, { status: 500 }, { status: 500 }]);
     // The team admits fb-primary but not its fallback fb-second.

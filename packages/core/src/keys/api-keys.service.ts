@@ -127,6 +127,41 @@ function expiry(deps: Deps, expiresAt: string | null | undefined): Date | null |
 }
 
 /**
+ * A key's team when the caller uses a team key: that team (a team key never mints a key outside
+ * its team's allow-list and budget); otherwise what was asked, if anything.
+ */
+function keyTeam(p: UserPrincipal, asked: string | undefined): string | null {
+  if (p.keyId === null || !p.teamId) return asked ?? null;
+  if (asked !== undefined && asked !== p.teamId) {
+    throw new DomainError('forbidden', 'a team key cannot create keys outside its team', {
+      param: 'teamId',
+    });
+  }
+  return p.teamId;
+}
+
+/**
+ * The allow-list a caller may give a key: anything with a JWT or an unrestricted key; through a
+ * restricted key, a subset of its own list (omitted: its own list), so a key never mints or
+ * widens a key beyond what it may call itself.
+ */
+function keyAllowList(
+  p: UserPrincipal,
+  asked: readonly string[] | undefined,
+): string[] | undefined {
+  const own = p.keyId === null ? [] : (p.allowedModels ?? []);
+  const list = asked === undefined ? undefined : [...new Set(asked)];
+  if (own.length === 0) return list;
+  if (list === undefined) return [...own];
+  if (list.length === 0 || list.some((m) => !own.includes(m))) {
+    throw new DomainError('forbidden', 'a key cannot allow models outside its own allow-list', {
+      param: 'allowedModels',
+    });
+  }
+  return list;
+}
+
+/**
  * Creates a key for the caller; the secret is in the answer once. Only an admin's key may hold
  * `admin`, and a caller using a key cannot mint a key with scopes beyond its own. A team key
  * needs the caller to belong to the team (an admin: any team); else "team not found".
@@ -152,9 +187,11 @@ export async function createKey(
       param: 'scopes',
     });
   }
+  const teamId = keyTeam(p, input.teamId);
+  const allowedModels = keyAllowList(p, input.allowedModels) ?? [];
   const expiresAt = expiry(deps, input.expiresAt) ?? null;
   return deps.db.transaction().execute(async (trx) => {
-    if (input.teamId && !(await roleInTeam(trx, p, input.teamId))) {
+    if (teamId && !(await roleInTeam(trx, p, teamId))) {
       throw new DomainError('not_found', 'team not found', { param: 'teamId' });
     }
     const { key, row } = await issueApiKey(trx, p.userId, {
@@ -165,8 +202,8 @@ export async function createKey(
       tpmLimit: input.tpmLimit ?? null,
       logBodies: input.logBodies ?? null,
       cache: input.cache ?? false,
-      teamId: input.teamId ?? null,
-      allowedModels: [...new Set(input.allowedModels ?? [])],
+      teamId,
+      allowedModels,
     });
     const created = view(row);
     await recordAudit(trx, audit, {
@@ -196,7 +233,7 @@ export async function updateKey(
     ...(input.logBodies !== undefined ? { log_bodies: input.logBodies } : {}),
     ...(input.cache !== undefined ? { cache: input.cache } : {}),
     ...(input.allowedModels !== undefined
-      ? { allowed_models: [...new Set(input.allowedModels)] }
+      ? { allowed_models: keyAllowList(p, input.allowedModels) ?? [] }
       : {}),
   });
 }
