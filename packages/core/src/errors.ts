@@ -45,3 +45,8 @@ export class DomainError extends Error {
     this.param = opts.param;
   }
 }
+
+/** A Postgres unique violation (23505): the database's answer to a duplicate. */
+export function isUniqueViolation(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505';
+}

@@ -4,7 +4,7 @@ import { type AuditStamp, recordAudit } from '../audit/audit.service.ts';
 import { publishAuthEvent } from '../auth/auth-events.ts';
 import type { UserPrincipal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
-import { DomainError } from '../errors.ts';
+import { DomainError, isUniqueViolation } from '../errors.ts';
 import { olderThanCursor, type Page, type PageInput, pageParams, toPage } from '../pagination.ts';
 import { seesAll } from './team-access.ts';
 
@@ -74,9 +74,6 @@ function view(r: TeamRow, members: TeamMemberView[]): TeamView {
 async function teamView(db: Kysely<DB>, r: TeamRow): Promise<TeamView> {
   return view(r, (await membersOf(db, [r.id])).get(r.id) ?? []);
 }
-
-const isUniqueViolation = (e: unknown) =>
-  typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505';
 
 const nameTaken = () =>
   new DomainError('conflict', 'a team with this name exists', { param: 'name' });

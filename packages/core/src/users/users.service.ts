@@ -5,7 +5,7 @@ import { generatePassword, hashPassword } from '../auth/passwords.ts';
 import type { UserPrincipal } from '../auth/principal.ts';
 import { revokeUserFamilies } from '../auth/refresh-tokens.repository.ts';
 import type { Deps } from '../deps.ts';
-import { DomainError } from '../errors.ts';
+import { DomainError, isUniqueViolation } from '../errors.ts';
 import { olderThanCursor, type Page, type PageInput, pageParams, toPage } from '../pagination.ts';
 import { insertUser } from './users.repository.ts';
 
@@ -50,9 +50,6 @@ export async function listUsers(deps: Deps, input: PageInput): Promise<Page<User
     .execute();
   return toPage(rows, limit, view);
 }
-
-const isUniqueViolation = (e: unknown) =>
-  typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505';
 
 /** Creates a user; a generated password is returned once when none is given. */
 export async function createUser(
