@@ -1,5 +1,7 @@
 import { auditRouter } from './routers/audit.ts';
 import { authRouter } from './routers/auth.ts';
+import { batchesRouter, webhooksRouter } from './routers/batches.ts';
+import { budgetsRouter } from './routers/budgets.ts';
 import { chatRouter } from './routers/chat.ts';
 import { embeddingsRouter } from './routers/embeddings.ts';
 import { keysRouter } from './routers/keys.ts';
@@ -7,6 +9,7 @@ import { modelsRouter } from './routers/models.ts';
 import { requestsRouter } from './routers/requests.ts';
 import { systemRouter } from './routers/system.ts';
 import { teamsRouter } from './routers/teams.ts';
+import { usageRouter } from './routers/usage.ts';
 import { usersRouter } from './routers/users.ts';
 import { createCallerFactory, router } from './trpc.ts';
 
@@ -21,6 +24,10 @@ export const appRouter = router({
   requests: requestsRouter,
   teams: teamsRouter,
   audit: auditRouter,
+  budgets: budgetsRouter,
+  usage: usageRouter,
+  batches: batchesRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -103,11 +103,22 @@ function principalOf(req: FastifyRequest): UserPrincipal {
 
 function callContext(
   req: FastifyRequest,
+  reply: FastifyReply,
   surface: CompatSurface,
   signal: AbortSignal,
 ): CallContext {
   const principal = principalOf(req);
-  return { principal, requestId: req.id, signal, surface, cache: cacheHeader(req) };
+  return {
+    principal,
+    requestId: req.id,
+    signal,
+    surface,
+    cache: cacheHeader(req),
+    // x-ratelimit-* and x-tollgate-cache: on the answer, the stream and a refusal alike.
+    setHeader: (name, value) => {
+      reply.header(name, value);
+    },
+  };
 }
 
 type StreamEncoder = {
@@ -254,7 +265,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     req.logModel = body.model;
     const input: ChatRequest = openaiToCanonical(body);
     const ac = clientAbort(reply);
-    const call = callContext(req, 'openai', ac.signal);
+    const call = callContext(req, reply, 'openai', ac.signal);
     if (!body.stream) {
       const result = await chatComplete(deps, input, call);
       return reply.send(toChatCompletion(result));
@@ -286,7 +297,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
         input: body.input,
         ...(body.dimensions != null ? { dimensions: body.dimensions } : {}),
       },
-      callContext(req, 'openai', ac.signal),
+      callContext(req, reply, 'openai', ac.signal),
     );
     return reply.send(toEmbeddingsResponse(result, body));
   });
@@ -301,7 +312,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     req.logModel = body.model;
     const input = anthropicToCanonical(body);
     const ac = clientAbort(reply);
-    const call = callContext(req, 'anthropic', ac.signal);
+    const call = callContext(req, reply, 'anthropic', ac.signal);
     if (!body.stream) {
       const result = await chatComplete(deps, input, call);
       return reply.send(toAnthropicMessage(result));

@@ -64,6 +64,7 @@ async function keyState(deps: Deps, key: string): Promise<CachedKey | undefined>
     disabled: row.disabled,
     teamId: row.team_id,
     allowedModels: row.allowed_models,
+    key: { rpmLimit: row.rpm_limit, tpmLimit: row.tpm_limit, cache: row.cache },
     cachedAt: Date.now(),
   };
   if (rt.live() && rt.generation() === gen) cacheSet(rt.keys, id, entry);
@@ -106,6 +107,7 @@ async function authenticateApiKey(deps: Deps, key: string): Promise<Principal> {
     scopes: k.scopes,
     teamId: k.teamId,
     allowedModels: k.allowedModels,
+    key: k.key,
   };
 }
 

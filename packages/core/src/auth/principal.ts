@@ -42,7 +42,15 @@ export type UserPrincipal = {
   teamId?: string | null;
   /** The key's own model allow-list (names or aliases); absent or empty: every model. */
   allowedModels?: readonly string[];
+  /**
+   * The API key's own limits and cache default (absent for access JWTs): read with the key, so
+   * the gateway's admission checks need no lookup of their own.
+   */
+  key?: KeyLimits | undefined;
 };
+
+/** Per-key settings the gateway enforces on every call (keys.create/update). */
+export type KeyLimits = { rpmLimit: number | null; tpmLimit: number | null; cache: boolean };
 
 export function hasScope(p: UserPrincipal, scope: KeyScope): boolean {
   return p.keyId === null ? scope !== 'admin' || p.role === 'admin' : p.scopes.includes(scope);
