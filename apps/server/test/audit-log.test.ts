@@ -40,7 +40,7 @@ beforeAll(async () => {
 afterAll(() => stopIdentityServer(s));
 
 /**
- * Mutations that are not admin or manager actions: a caller's own session and model calls.
+ * Mutations that are not admin or manager actions: a caller's own session, model calls, batches.
  * Every other mutation must appear in `steps` below (and so write exactly one audit row).
  */
 const notAudited = new Set([
@@ -49,6 +49,10 @@ const notAudited = new Set([
   'auth.logout',
   'chat.complete',
   'embeddings.create',
+  // A caller's own batches and own webhook secret: their work, not administration.
+  'batches.create',
+  'batches.cancel',
+  'webhooks.rotateSecret',
 ]);
 
 type Step = { action: string; run: () => Promise<{ status: number; body: Json }> };
@@ -170,6 +174,14 @@ describe('audit rows: exactly one per admin or manager action, no secret in any'
         }),
     },
     {
+      action: 'budgets.set',
+      run: () =>
+        api(s.app, 'PUT', '/api/budgets', {
+          ...as(admin.apiKey, 'req-budgets-set'),
+          body: { scope: 'team', targetId: ids.team, period: 'day', amountUsd: '12.5' },
+        }),
+    },
+    {
       action: 'teams.removeMember',
       run: () =>
         api(
@@ -249,6 +261,12 @@ describe('audit rows: exactly one per admin or manager action, no secret in any'
       targetType: 'team_member',
       before: { userId: member.id, role: 'manager' },
       after: { revokedKeyIds: [expect.any(String)] },
+    });
+    expect(byReq('req-budgets-set')).toMatchObject({
+      actorId: admin.id,
+      targetType: 'budget',
+      before: null,
+      after: { scope: 'team', targetId: ids.team, period: 'day', amountUsd: '12.5' },
     });
     expect(byReq('req-rotate')).toMatchObject({
       targetType: 'signing_key',

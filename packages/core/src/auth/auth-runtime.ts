@@ -1,6 +1,6 @@
 import type { Logger } from '@tollgate/telemetry';
 import pg from 'pg';
-import type { KeyLimits, KeyScope } from './principal.ts';
+import type { KeyLimits, KeyScope, TeamLimits } from './principal.ts';
 
 /** The Postgres NOTIFY channel every process listens on for credential changes. */
 export const AUTH_CHANNEL = 'tollgate_auth';
@@ -23,6 +23,7 @@ export type CachedKey = {
   key: KeyLimits;
   teamId: string | null;
   allowedModels: readonly string[];
+  teamLimits: TeamLimits | null;
   cachedAt: number;
 };
 

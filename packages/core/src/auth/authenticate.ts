@@ -64,6 +64,8 @@ async function keyState(deps: Deps, key: string): Promise<CachedKey | undefined>
     disabled: row.disabled,
     teamId: row.team_id,
     allowedModels: row.allowed_models,
+    teamLimits:
+      row.team_id === null ? null : { rpmLimit: row.team_rpm_limit, tpmLimit: row.team_tpm_limit },
     key: { rpmLimit: row.rpm_limit, tpmLimit: row.tpm_limit, cache: row.cache },
     cachedAt: Date.now(),
   };
@@ -107,6 +109,7 @@ async function authenticateApiKey(deps: Deps, key: string): Promise<Principal> {
     scopes: k.scopes,
     teamId: k.teamId,
     allowedModels: k.allowedModels,
+    ...(k.teamLimits ? { teamLimits: k.teamLimits } : {}),
     key: k.key,
   };
 }

@@ -99,8 +99,8 @@ export const seesAll = (p: UserPrincipal) => p.role === 'admin' && hasScope(p, '
  * The ids of keys in teams `userId` manages, as a subquery: a manager sees and manages these
  * keys and their request-log rows as their own.
  */
-export function managedKeyIds(userId: string) {
+export function managedKeyIds(userId: string | null) {
   return sql<string>`(select k.id from api_keys k
     join team_members tm on tm.team_id = k.team_id
-    where tm.user_id = ${userId} and tm.role = 'manager')`;
+    where tm.user_id = ${userId}::uuid and tm.role = 'manager')`;
 }
