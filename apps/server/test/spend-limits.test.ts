@@ -187,7 +187,7 @@ describe('budgets', () => {
     expect(logged[0]?.cost_usd).toBeNull();
   });
 
-  it('budgets.set: admin only, clear 4xx for a bad amount, an unknown target, a team', async () => {
+  it('budgets.set: admin only, clear 4xx for a bad amount, an unknown target or team', async () => {
     const member = await createTestUser(s.testDb.db);
     const body = { scope: 'user', targetId: member.id, period: 'day', amountUsd: '1' };
     expect((await post('/api/budgets', member.apiKey, body)).status).toBe(403);
@@ -195,8 +195,9 @@ describe('budgets', () => {
     expect(bad.status).toBe(400);
     const unknown = await post('/api/budgets', admin.apiKey, { ...body, targetId: randomUUID() });
     expect(unknown.status).toBe(404);
+    // A team budget needs an existing team (teams: apps/server/test/teams-spend.test.ts).
     const team = await post('/api/budgets', admin.apiKey, { ...body, scope: 'team' });
-    expect(team.status).toBe(400);
+    expect(team.status).toBe(404);
     expect(team.body.error.message).toMatch(/team/);
     const n = await s.testDb.db
       .selectFrom('budgets')

@@ -8,6 +8,7 @@ import {
   jobPayloads,
   maintainRequestLog,
   processBatchChunk,
+  purgeAuditLog,
   purgeAuthTokens,
   purgeIdempotencyKeys,
   purgeSpendState,
@@ -52,6 +53,10 @@ export const handlers: Handlers = {
       `purged ${r.refreshTokens} refresh tokens, ${r.loginFailures} login failures`,
     );
   },
+  audit_retention: async (rt, _payload, helpers) => {
+    const n = await purgeAuditLog(rt.deps);
+    if (n > 0) helpers.logger.info(`audit log retention: purged ${n} rows`);
+  },
   usage_rollup: async (rt, _payload, helpers) => {
     const r = await rollupUsage(rt.deps, { lagMs: usageRollupLagMs(rt.deps.config) });
     const purged = await purgeSpendState(rt.deps);
@@ -88,6 +93,7 @@ export const maxAttempts: Partial<Record<JobName, number>> = {
   unlock_dead_workers: 3,
   purge_auth_tokens: 3,
   request_log_partitions: 5,
+  audit_retention: 3,
   usage_rollup: 5,
   batch_chunk: 25,
   webhook_delivery: 8,
@@ -136,6 +142,7 @@ export const crontab = [
   '*/2 * * * * unlock_dead_workers ?id=unlock_dead_workers&max=3',
   '17 3 * * * request_log_partitions ?id=request_log_partitions&max=5',
   '23 * * * * purge_auth_tokens ?id=purge_auth_tokens&max=3',
+  '41 3 * * * audit_retention ?id=audit_retention&max=3',
   '*/15 * * * * usage_rollup ?id=usage_rollup&max=5',
   '41 * * * * purge_idempotency_keys ?id=purge_idempotency_keys&max=3',
 ].join('\n');

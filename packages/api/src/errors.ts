@@ -16,6 +16,7 @@ export const trpcCodeByDomainCode = {
   forbidden: 'FORBIDDEN',
   not_found: 'NOT_FOUND',
   model_not_found: 'NOT_FOUND',
+  model_not_allowed: 'FORBIDDEN',
   conflict: 'CONFLICT',
   unprocessable: 'UNPROCESSABLE_CONTENT',
   payload_too_large: 'PAYLOAD_TOO_LARGE',

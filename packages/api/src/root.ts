@@ -1,3 +1,4 @@
+import { auditRouter } from './routers/audit.ts';
 import { authRouter } from './routers/auth.ts';
 import { batchesRouter, webhooksRouter } from './routers/batches.ts';
 import { budgetsRouter } from './routers/budgets.ts';
@@ -7,6 +8,7 @@ import { keysRouter } from './routers/keys.ts';
 import { modelsRouter } from './routers/models.ts';
 import { requestsRouter } from './routers/requests.ts';
 import { systemRouter } from './routers/system.ts';
+import { teamsRouter } from './routers/teams.ts';
 import { usageRouter } from './routers/usage.ts';
 import { usersRouter } from './routers/users.ts';
 import { createCallerFactory, router } from './trpc.ts';
@@ -20,6 +22,8 @@ export const appRouter = router({
   chat: chatRouter,
   embeddings: embeddingsRouter,
   requests: requestsRouter,
+  teams: teamsRouter,
+  audit: auditRouter,
   budgets: budgetsRouter,
   usage: usageRouter,
   batches: batchesRouter,

@@ -1,9 +1,11 @@
 import {
+  type AuditStamp,
   asDomainError,
   DomainError,
   hasScope,
   invalidReasonMessages,
   type KeyScope,
+  type UserPrincipal,
 } from '@tollgate/core';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
@@ -78,3 +80,23 @@ export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
   }
   return next();
 });
+
+/** The audit row's who/what/which request: the caller, the procedure path, the request id. */
+function auditStamp(ctx: { principal: UserPrincipal; requestId: string }, path: string) {
+  const audit: AuditStamp = {
+    actorId: ctx.principal.userId,
+    action: path,
+    requestId: ctx.requestId || null,
+  };
+  return { audit };
+}
+
+/** A protected procedure whose service writes one audit row (`ctx.audit`) with its change. */
+export const auditedProcedure = protectedProcedure.use(({ ctx, path, next }) =>
+  next({ ctx: auditStamp(ctx, path) }),
+);
+
+/** An admin procedure whose service writes one audit row (`ctx.audit`) with its change. */
+export const auditedAdminProcedure = adminProcedure.use(({ ctx, path, next }) =>
+  next({ ctx: auditStamp(ctx, path) }),
+);

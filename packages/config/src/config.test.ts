@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       logFormat: 'json',
       logBodies: true,
       logRetentionDays: 90,
+      auditRetentionDays: 365,
       upstreamTimeoutMs: 600_000,
       cacheTtlSeconds: 3600,
       databaseUrl: undefined,
@@ -42,6 +43,12 @@ describe('loadConfig', () => {
     expect(p.find((l) => l.startsWith('PORT:'))).toContain('"abc"');
     expect(p.some((l) => l.startsWith('WEB_CONCURRENCY:'))).toBe(true);
     expect(p.some((l) => l.startsWith('LOG_BODIES:'))).toBe(true);
+  });
+
+  it('AUDIT_RETENTION_DAYS: 0 keeps the audit log forever; a negative value is refused', () => {
+    expect(loadConfig({ AUDIT_RETENTION_DAYS: '0' }).auditRetentionDays).toBe(0);
+    expect(loadConfig({ AUDIT_RETENTION_DAYS: '30' }).auditRetentionDays).toBe(30);
+    expect(problems({ AUDIT_RETENTION_DAYS: '-1' })[0]).toMatch(/^AUDIT_RETENTION_DAYS:/);
   });
 
   it('never echoes secret values in its errors', () => {

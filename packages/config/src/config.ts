@@ -73,6 +73,7 @@ const EnvSchema = z.object({
   LOG_FORMAT: z.enum(['json', 'logstash']).default('json'),
   LOG_BODIES: z.stringbool().default(true),
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(365),
   METRICS_TOKEN: optionalString,
   WEBHOOK_ALLOW_HOSTS: list,
   TOLLGATE_ADMIN_EMAIL: z.preprocess(blankIsUnset, z.email().optional()),
@@ -103,6 +104,8 @@ export type Config = Readonly<{
   logFormat: 'json' | 'logstash';
   logBodies: boolean;
   logRetentionDays: number;
+  /** Audit-log rows older than this are purged daily; 0 keeps them forever. */
+  auditRetentionDays: number;
   secret: string | undefined;
   upstreamTimeoutMs: number;
   upstreamTtftTimeoutMs: number;
@@ -176,6 +179,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logFormat: e.LOG_FORMAT,
     logBodies: e.LOG_BODIES,
     logRetentionDays: e.LOG_RETENTION_DAYS,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     secret: e.TOLLGATE_SECRET,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     upstreamTtftTimeoutMs: e.UPSTREAM_TTFT_TIMEOUT_MS,

@@ -56,6 +56,11 @@ export const configVariables: ReadonlyArray<{ name: string; meaning: string; def
     default: 'true',
   },
   { name: 'LOG_RETENTION_DAYS', meaning: 'request-log retention', default: '90' },
+  {
+    name: 'AUDIT_RETENTION_DAYS',
+    meaning: 'audit-log retention in days (0 keeps it forever)',
+    default: '365',
+  },
   { name: 'METRICS_TOKEN', meaning: 'bearer token required on /metrics', default: 'public' },
   { name: 'WEBHOOK_ALLOW_HOSTS', meaning: 'hosts/CIDRs webhooks may reach', default: 'none' },
   { name: 'TOLLGATE_ADMIN_EMAIL', meaning: "first admin's email", default: 'generated' },

@@ -17,6 +17,7 @@ export const domainErrorCodes = [
   'key_expired',
   'user_disabled',
   'model_not_found',
+  'model_not_allowed',
   'budget_exceeded',
   'rate_limit_exceeded',
   'upstream_rate_limited',
@@ -60,4 +61,9 @@ export function asDomainError(err: unknown): DomainError | undefined {
     });
   }
   return undefined;
+}
+
+/** A Postgres unique violation (23505): the database's answer to a duplicate. */
+export function isUniqueViolation(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505';
 }

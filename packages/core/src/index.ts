@@ -1,8 +1,10 @@
+export type { AuditEntry, AuditFilters, AuditStamp } from './audit/audit.service.ts';
+export { listAudit, purgeAuditLog, recordAudit, withoutSecrets } from './audit/audit.service.ts';
 export type { VerifiedAccess } from './auth/access-tokens.ts';
 export { JWT_AUDIENCE, JWT_ISSUER, JWT_TYP, signAccessToken } from './auth/access-tokens.ts';
 export type { TokenPair } from './auth/auth.service.ts';
 export { login, logout, me, purgeAuthTokens, refresh } from './auth/auth.service.ts';
-export type { AuthEvent, AuthRuntime } from './auth/auth-runtime.ts';
+export type { AuthEvent, AuthRuntime, CachedTeam } from './auth/auth-runtime.ts';
 export { AUTH_CHANNEL, createAuthRuntime } from './auth/auth-runtime.ts';
 export type { AuthHeaders } from './auth/authenticate.ts';
 export { authenticate, credentialFrom } from './auth/authenticate.ts';
@@ -152,6 +154,16 @@ export {
 } from './system/heartbeat.service.ts';
 export type { Readiness } from './system/system.service.ts';
 export { checkReadiness, getSystemInfo, HEARTBEAT_STALE_SECONDS } from './system/system.service.ts';
+export { checkModelAllowed, modelAccess, teamOf, teamState } from './teams/team-access.ts';
+export type { TeamMemberView, TeamRole, TeamSettings, TeamView } from './teams/teams.service.ts';
+export {
+  addTeamMember,
+  createTeam,
+  deleteTeam,
+  listTeams,
+  removeTeamMember,
+  updateTeam,
+} from './teams/teams.service.ts';
 export type { UserView } from './users/users.service.ts';
 export { createUser, listUsers, updateUser } from './users/users.service.ts';
 export type { DeliveryOptions } from './webhooks/webhooks.service.ts';

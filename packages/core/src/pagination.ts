@@ -31,6 +31,9 @@ export function toPage<R extends { id: string }, T>(
  * Rows strictly after the cursor row in newest-first (created_at, id) order: the keyset condition
  * of every list ordered that way. `table` is a fixed name from our own code, never input.
  */
-export function olderThanCursor(table: 'users' | 'api_keys', cursor: string) {
+export function olderThanCursor(
+  table: 'users' | 'api_keys' | 'teams' | 'audit_log',
+  cursor: string,
+) {
   return sql<boolean>`(created_at, id) < (select created_at, id from ${sql.table(table)} where id = ${cursor})`;
 }

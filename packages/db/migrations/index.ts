@@ -5,6 +5,7 @@ import * as m0003 from './0003_gateway.ts';
 import * as m0004 from './0004_request_bodies_partitioned.ts';
 import * as m0005 from './0005_batches.ts';
 import * as m0006 from './0006_spend.ts';
+import * as m0007 from './0007_teams_audit.ts';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_request_bodies_partitioned': m0004,
   '0005_batches': m0005,
   '0006_spend': m0006,
+  '0007_teams_audit': m0007,
 };

@@ -10,6 +10,7 @@ import {
   getCatalog,
   hasScope,
   invalidReasonMessages,
+  modelAccess,
   startChatStream,
   type UserPrincipal,
 } from '@tollgate/core';
@@ -94,14 +95,19 @@ function clientAbort(reply: FastifyReply): AbortController {
   return ac;
 }
 
+function principalOf(req: FastifyRequest): UserPrincipal {
+  const principal = principals.get(req);
+  if (!principal) throw new DomainError('unauthenticated', 'missing credentials');
+  return principal;
+}
+
 function callContext(
   req: FastifyRequest,
   reply: FastifyReply,
   surface: CompatSurface,
   signal: AbortSignal,
 ): CallContext {
-  const principal = principals.get(req);
-  if (!principal) throw new DomainError('unauthenticated', 'missing credentials');
+  const principal = principalOf(req);
   return {
     principal,
     requestId: req.id,
@@ -212,12 +218,14 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     principals.set(req, p);
   });
 
-  app.get('/models', async () => {
+  // Only what the caller may call: a model outside its key's or team's allow-list is not listed.
+  app.get('/models', async (req) => {
     const { models } = await getCatalog(deps);
+    const allowed = await modelAccess(deps, principalOf(req));
     return {
       object: 'list',
       data: models
-        .filter((m) => m.enabled)
+        .filter((m) => m.enabled && (allowed === null || allowed(m)))
         .sort((a, b) => a.name.localeCompare(b.name))
         .map((m) => ({
           id: m.name,
@@ -230,7 +238,8 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
 
   app.get<{ Params: { model: string } }>('/models/:model', async (req, reply) => {
     const m = (await getCatalog(deps)).models.find((x) => x.name === req.params.model && x.enabled);
-    if (!m)
+    const allowed = await modelAccess(deps, principalOf(req));
+    if (!m || (allowed !== null && !allowed(m)))
       return sendError(
         reply,
         'openai',

@@ -1,6 +1,6 @@
 import { login, logout, me, refresh, rotateSigningKey } from '@tollgate/core';
 import { z } from 'zod';
-import { adminProcedure, protectedProcedure, publicProcedure, router } from '../trpc.ts';
+import { auditedAdminProcedure, protectedProcedure, publicProcedure, router } from '../trpc.ts';
 import {
   LoginInput,
   LogoutOutput,
@@ -59,7 +59,7 @@ export const authRouter = router({
     .output(Me)
     .query(({ ctx }) => me(ctx, ctx.principal)),
 
-  rotateSigningKey: adminProcedure
+  rotateSigningKey: auditedAdminProcedure
     .meta({
       openapi: {
         method: 'POST',
@@ -71,5 +71,5 @@ export const authRouter = router({
     })
     .input(z.object({}).optional())
     .output(RotatedKey)
-    .mutation(({ ctx }) => rotateSigningKey(ctx)),
+    .mutation(({ ctx }) => rotateSigningKey(ctx, ctx.audit)),
 });

@@ -1,10 +1,10 @@
 import { listBudgets, setBudget } from '@tollgate/core';
-import { adminProcedure, router, scopedProcedure } from '../trpc.ts';
+import { auditedAdminProcedure, router, scopedProcedure } from '../trpc.ts';
 import { Budget, BudgetPage, SetBudgetInput } from './budgets.schemas.ts';
 import { ListInput } from './users.schemas.ts';
 
 export const budgetsRouter = router({
-  set: adminProcedure
+  set: auditedAdminProcedure
     .meta({
       openapi: {
         method: 'PUT',
@@ -12,12 +12,12 @@ export const budgetsRouter = router({
         tags: ['budgets'],
         protect: true,
         summary:
-          'Set the USD budget of a key or user for a UTC day or month (replaces the previous amount)',
+          'Set the USD budget of a key, user or team for a UTC day or month (replaces the previous amount)',
       },
     })
     .input(SetBudgetInput)
     .output(Budget)
-    .mutation(({ ctx, input }) => setBudget(ctx, ctx.principal, input)),
+    .mutation(({ ctx, input }) => setBudget(ctx, ctx.principal, input, ctx.audit)),
 
   list: scopedProcedure('read')
     .meta({

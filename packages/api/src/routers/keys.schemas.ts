@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ListInput } from './users.schemas.ts';
 
 export const KeyScope = z.enum(['gateway', 'batches', 'read', 'admin']);
 
@@ -15,8 +16,15 @@ export const Key = z.object({
   tpmLimit: z.number().int().nullable(),
   logBodies: z.boolean().nullable(),
   cache: z.boolean(),
+  teamId: z.uuid().nullable(),
+  allowedModels: z.array(z.string()),
   createdAt: z.iso.datetime(),
 });
+
+export const KeyListInput = ListInput.extend({ teamId: z.uuid().optional() });
+
+/** Catalog names or aliases a key or team may call; empty = every model. */
+export const AllowedModels = z.array(z.string().trim().min(1).max(200)).max(500);
 
 export const KeyPage = z.object({ items: z.array(Key), nextCursor: z.string().nullable() });
 
@@ -31,12 +39,14 @@ const settings = {
   tpmLimit: z.number().int().positive().max(2_147_483_647).nullable().optional(),
   logBodies: z.boolean().nullable().optional(),
   cache: z.boolean().optional(),
+  allowedModels: AllowedModels.optional(),
 };
 
 // Strict objects: owner, revocation, prefix … are not the caller's to set (mass assignment).
 export const CreateKeyInput = z.strictObject({
   ...settings,
   scopes: z.array(KeyScope).min(1).max(4).optional(),
+  teamId: z.uuid().optional(),
 });
 
 /** The same fields as create, but scopes: a key's power is fixed at birth. */

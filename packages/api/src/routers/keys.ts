@@ -1,14 +1,14 @@
 import { createKey, listKeys, revokeKey, updateKey } from '@tollgate/core';
-import { protectedProcedure, router } from '../trpc.ts';
+import { auditedProcedure, protectedProcedure, router } from '../trpc.ts';
 import {
   CreatedKey,
   CreateKeyInput,
   Key,
   KeyIdInput,
+  KeyListInput,
   KeyPage,
   UpdateKeyInput,
 } from './keys.schemas.ts';
-import { ListInput } from './users.schemas.ts';
 
 export const keysRouter = router({
   list: protectedProcedure
@@ -18,14 +18,15 @@ export const keysRouter = router({
         path: '/keys',
         tags: ['keys'],
         protect: true,
-        summary: 'Your API keys (an admin: all keys), newest first; only a short prefix is shown',
+        summary:
+          "Your API keys and your managed teams' (an admin: all), newest first; only a prefix is shown",
       },
     })
-    .input(ListInput)
+    .input(KeyListInput)
     .output(KeyPage)
     .query(({ ctx, input }) => listKeys(ctx, ctx.principal, input)),
 
-  create: protectedProcedure
+  create: auditedProcedure
     .meta({
       openapi: {
         method: 'POST',
@@ -37,9 +38,9 @@ export const keysRouter = router({
     })
     .input(CreateKeyInput)
     .output(CreatedKey)
-    .mutation(({ ctx, input }) => createKey(ctx, ctx.principal, input)),
+    .mutation(({ ctx, input }) => createKey(ctx, ctx.principal, input, ctx.audit)),
 
-  update: protectedProcedure
+  update: auditedProcedure
     .meta({
       openapi: {
         method: 'PATCH',
@@ -53,10 +54,10 @@ export const keysRouter = router({
     .output(Key)
     .mutation(({ ctx, input }) => {
       const { id, ...changes } = input;
-      return updateKey(ctx, ctx.principal, id, changes);
+      return updateKey(ctx, ctx.principal, id, changes, ctx.audit);
     }),
 
-  revoke: protectedProcedure
+  revoke: auditedProcedure
     .meta({
       openapi: {
         method: 'DELETE',
@@ -68,5 +69,5 @@ export const keysRouter = router({
     })
     .input(KeyIdInput)
     .output(Key)
-    .mutation(({ ctx, input }) => revokeKey(ctx, ctx.principal, input.id)),
+    .mutation(({ ctx, input }) => revokeKey(ctx, ctx.principal, input.id, ctx.audit)),
 });

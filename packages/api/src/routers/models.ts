@@ -1,6 +1,6 @@
 import { type CatalogModel, deleteModel, listModels, upsertModel } from '@tollgate/core';
 import { z } from 'zod';
-import { adminProcedure, protectedProcedure, router } from '../trpc.ts';
+import { auditedAdminProcedure, protectedProcedure, router } from '../trpc.ts';
 import { Model, ModelListInput, ModelName, ModelPage, ModelUpsertInput } from './models.schemas.ts';
 
 function toWire(m: CatalogModel): Model {
@@ -25,7 +25,7 @@ export const modelsRouter = router({
       return { items: page.items.map(toWire), nextCursor: page.nextCursor };
     }),
 
-  upsert: adminProcedure
+  upsert: auditedAdminProcedure
     .meta({
       openapi: {
         method: 'PUT',
@@ -37,9 +37,9 @@ export const modelsRouter = router({
     })
     .input(ModelUpsertInput)
     .output(Model)
-    .mutation(async ({ ctx, input }) => toWire(await upsertModel(ctx, input))),
+    .mutation(async ({ ctx, input }) => toWire(await upsertModel(ctx, input, ctx.audit))),
 
-  delete: adminProcedure
+  delete: auditedAdminProcedure
     .meta({
       openapi: {
         method: 'DELETE',
@@ -52,7 +52,7 @@ export const modelsRouter = router({
     .input(z.object({ name: ModelName }))
     .output(z.object({ name: z.string(), deleted: z.literal(true) }))
     .mutation(async ({ ctx, input }) => {
-      await deleteModel(ctx, input.name);
+      await deleteModel(ctx, input.name, ctx.audit);
       return { name: input.name, deleted: true as const };
     }),
 });

@@ -1,5 +1,5 @@
 import { createUser, listUsers, updateUser } from '@tollgate/core';
-import { adminProcedure, router } from '../trpc.ts';
+import { adminProcedure, auditedAdminProcedure, router } from '../trpc.ts';
 import {
   CreatedUser,
   CreateUserInput,
@@ -24,7 +24,7 @@ export const usersRouter = router({
     .output(UserPage)
     .query(({ ctx, input }) => listUsers(ctx, input)),
 
-  create: adminProcedure
+  create: auditedAdminProcedure
     .meta({
       openapi: {
         method: 'POST',
@@ -36,9 +36,9 @@ export const usersRouter = router({
     })
     .input(CreateUserInput)
     .output(CreatedUser)
-    .mutation(({ ctx, input }) => createUser(ctx, input)),
+    .mutation(({ ctx, input }) => createUser(ctx, input, ctx.audit)),
 
-  update: adminProcedure
+  update: auditedAdminProcedure
     .meta({
       openapi: {
         method: 'PATCH',
@@ -52,6 +52,6 @@ export const usersRouter = router({
     .output(User)
     .mutation(({ ctx, input }) => {
       const { id, ...changes } = input;
-      return updateUser(ctx, ctx.principal, id, changes);
+      return updateUser(ctx, ctx.principal, id, changes, ctx.audit);
     }),
 });

@@ -1,12 +1,16 @@
 import type { Logger } from '@tollgate/telemetry';
 import pg from 'pg';
-import type { KeyLimits, KeyScope } from './principal.ts';
+import type { KeyLimits, KeyScope, TeamLimits } from './principal.ts';
 
 /** The Postgres NOTIFY channel every process listens on for credential changes. */
 export const AUTH_CHANNEL = 'tollgate_auth';
 
-/** What changed: one key, everything of one user, or the signing key set. */
-export type AuthEvent = { k: 'key'; id: string } | { k: 'user'; id: string } | { k: 'signing' };
+/** What changed: one key, everything of one user, one team (and its keys), or the signing keys. */
+export type AuthEvent =
+  | { k: 'key'; id: string }
+  | { k: 'user'; id: string }
+  | { k: 'team'; id: string }
+  | { k: 'signing' };
 
 export type CachedKey = {
   keyId: string;
@@ -17,6 +21,18 @@ export type CachedKey = {
   revoked: boolean;
   disabled: boolean;
   key: KeyLimits;
+  teamId: string | null;
+  allowedModels: readonly string[];
+  teamLimits: TeamLimits | null;
+  cachedAt: number;
+};
+
+/** What a call through a team's key needs of the team, on the hot path. */
+export type CachedTeam = {
+  id: string;
+  allowedModels: readonly string[];
+  rpmLimit: number | null;
+  tpmLimit: number | null;
   cachedAt: number;
 };
 
@@ -39,6 +55,7 @@ export type SigningCacheSlot = { value: unknown; loadedAt: number };
 export type AuthRuntime = {
   keys: Map<string, CachedKey>;
   users: Map<string, CachedUser>;
+  teams: Map<string, CachedTeam>;
   signing: SigningCacheSlot;
   /** True while the LISTEN connection is up: only then may cached entries be trusted. Starts it. */
   live: () => boolean;
@@ -66,6 +83,7 @@ const RECONNECT_MS = 500;
 export function createAuthRuntime(pool: pg.Pool, log: Logger, directUrl?: string): AuthRuntime {
   const keys = new Map<string, CachedKey>();
   const users = new Map<string, CachedUser>();
+  const teams = new Map<string, CachedTeam>();
   const signing: SigningCacheSlot = { value: undefined, loadedAt: 0 };
   let gen = 0;
   let state: 'idle' | 'connecting' | 'up' | 'waiting' | 'closed' = 'idle';
@@ -78,6 +96,7 @@ export function createAuthRuntime(pool: pg.Pool, log: Logger, directUrl?: string
     gen++;
     keys.clear();
     users.clear();
+    teams.clear();
     signing.value = undefined;
   };
 
@@ -88,15 +107,22 @@ export function createAuthRuntime(pool: pg.Pool, log: Logger, directUrl?: string
       return;
     }
     if (e.k === 'user') users.delete(e.id);
+    if (e.k === 'team') teams.delete(e.id);
     for (const [h, entry] of keys) {
-      if (e.k === 'key' ? entry.keyId === e.id : entry.userId === e.id) keys.delete(h);
+      const hit =
+        e.k === 'key'
+          ? entry.keyId === e.id
+          : e.k === 'user'
+            ? entry.userId === e.id
+            : entry.teamId === e.id;
+      if (hit) keys.delete(h);
     }
   };
 
   const onNotification = (payload: string | undefined) => {
     try {
       const e = JSON.parse(payload ?? '') as AuthEvent;
-      if (e.k === 'key' || e.k === 'user' || e.k === 'signing') invalidate(e);
+      if (e.k === 'key' || e.k === 'user' || e.k === 'team' || e.k === 'signing') invalidate(e);
       else clearAll();
     } catch {
       clearAll();
@@ -166,6 +192,7 @@ export function createAuthRuntime(pool: pg.Pool, log: Logger, directUrl?: string
   return {
     keys,
     users,
+    teams,
     signing,
     live: () => {
       if (state === 'idle') start();

@@ -62,6 +62,10 @@ async function keyState(deps: Deps, key: string): Promise<CachedKey | undefined>
     expiresAt: row.expires_at,
     revoked: row.revoked_at !== null,
     disabled: row.disabled,
+    teamId: row.team_id,
+    allowedModels: row.allowed_models,
+    teamLimits:
+      row.team_id === null ? null : { rpmLimit: row.team_rpm_limit, tpmLimit: row.team_tpm_limit },
     key: { rpmLimit: row.rpm_limit, tpmLimit: row.tpm_limit, cache: row.cache },
     cachedAt: Date.now(),
   };
@@ -103,6 +107,9 @@ async function authenticateApiKey(deps: Deps, key: string): Promise<Principal> {
     role: k.role,
     keyId: k.keyId,
     scopes: k.scopes,
+    teamId: k.teamId,
+    allowedModels: k.allowedModels,
+    ...(k.teamLimits ? { teamLimits: k.teamLimits } : {}),
     key: k.key,
   };
 }

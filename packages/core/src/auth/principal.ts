@@ -38,12 +38,21 @@ export type UserPrincipal = {
   /** Set when the caller used an API key; null for an access JWT (all scopes of the role). */
   keyId: string | null;
   scopes: readonly KeyScope[];
+  /** The key's team, whose limits and allow-list also apply (teams, 0007); absent/null: none. */
+  teamId?: string | null;
+  /** The key's own model allow-list (names or aliases); absent or empty: every model. */
+  allowedModels?: readonly string[];
+  /** The RPM/TPM limits of the key's team (absent without a team). */
+  teamLimits?: TeamLimits | undefined;
   /**
    * The API key's own limits and cache default (absent for access JWTs): read with the key, so
    * the gateway's admission checks need no lookup of their own.
    */
   key?: KeyLimits | undefined;
 };
+
+/** A team's per-minute limits (teams.create/update), enforced on its keys' calls together. */
+export type TeamLimits = { rpmLimit: number | null; tpmLimit: number | null };
 
 /** Per-key settings the gateway enforces on every call (keys.create/update). */
 export type KeyLimits = { rpmLimit: number | null; tpmLimit: number | null; cache: boolean };

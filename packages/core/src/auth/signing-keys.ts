@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { sql } from 'kysely';
+import { type AuditStamp, recordAudit } from '../audit/audit.service.ts';
 import { seal, unseal } from '../crypto/sealed-box.ts';
 import type { Deps } from '../deps.ts';
 import { publishAuthEvent } from './auth-events.ts';
@@ -58,17 +59,25 @@ export async function ensureSigningKey(deps: Pick<Deps, 'db' | 'config'>): Promi
 }
 
 /** Makes a new key the signing key; the old one keeps verifying until its tokens have expired. */
-export async function rotateSigningKey(deps: Deps): Promise<{ kid: string }> {
+export async function rotateSigningKey(deps: Deps, audit?: AuditStamp): Promise<{ kid: string }> {
   const row = await newKeyRow(deps.config.secret);
   await deps.db.transaction().execute(async (trx) => {
     await LOCK.execute(trx);
-    await trx
+    const superseded = await trx
       .updateTable('signing_keys')
       .set({ superseded_at: deps.clock.now() })
       .where('superseded_at', 'is', null)
+      .returning('kid')
       .execute();
     await trx.insertInto('signing_keys').values(row).execute();
     await publishAuthEvent(trx, { k: 'signing' });
+    // Key ids only: the private halves never leave signing_keys.
+    await recordAudit(trx, audit, {
+      targetType: 'signing_key',
+      targetId: row.kid,
+      before: { activeKid: superseded[0]?.kid ?? null },
+      after: { activeKid: row.kid, alg: row.alg },
+    });
   });
   deps.auth.invalidate({ k: 'signing' });
   return { kid: row.kid };

@@ -56,6 +56,7 @@ type RunnerDeps = Pick<
   | 'requestLog'
   | 'limiter'
   | 'responseCache'
+  | 'auth'
 >;
 
 const NO_PARTITION = '23514';
@@ -197,7 +198,19 @@ export async function processBatchChunk(
   const batch = await deps.db
     .selectFrom('batches as b')
     .innerJoin('users as u', 'u.id', 'b.user_id')
-    .select(['b.user_id', 'b.key_id', 'b.finished_at', 'u.role'])
+    // A team key's batch stays under its team's allow-list, budgets and limits (teams, #18).
+    .leftJoin('api_keys as k', 'k.id', 'b.key_id')
+    .leftJoin('teams as t', 't.id', 'k.team_id')
+    .select([
+      'b.user_id',
+      'b.key_id',
+      'b.finished_at',
+      'u.role',
+      'k.team_id',
+      'k.allowed_models',
+      't.rpm_limit as team_rpm_limit',
+      't.tpm_limit as team_tpm_limit',
+    ])
     .where('b.id', '=', chunk.batchId)
     .executeTakeFirst();
   if (!batch || batch.finished_at) return out;
@@ -207,6 +220,11 @@ export async function processBatchChunk(
     role: batch.role,
     keyId: batch.key_id,
     scopes: scopesOfRole(batch.role),
+    teamId: batch.team_id,
+    allowedModels: batch.allowed_models ?? [],
+    ...(batch.team_id
+      ? { teamLimits: { rpmLimit: batch.team_rpm_limit, tpmLimit: batch.team_tpm_limit } }
+      : {}),
   };
   await deps.db
     .updateTable('batches')

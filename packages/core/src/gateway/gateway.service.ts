@@ -10,6 +10,7 @@ import {
   type ToolCall,
   type Usage,
 } from '@tollgate/providers';
+import type { UserPrincipal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import {
@@ -22,6 +23,7 @@ import type { RequestStatus } from '../requests/request-log.writer.ts';
 import { callLimitChecks } from '../spend/checks.ts';
 import type { Admission } from '../spend/limiter.ts';
 import { type CachedChat, chatCacheKey } from '../spend/response-cache.ts';
+import { checkModelAllowed } from '../teams/team-access.ts';
 import type {
   CallContext,
   GatewayChatInput,
@@ -55,6 +57,7 @@ type GatewayDeps = Pick<
   | 'requestLog'
   | 'limiter'
   | 'responseCache'
+  | 'auth'
 >;
 
 const zeroUsage: Usage = {
@@ -76,17 +79,20 @@ const allowsOutput = (m: CatalogModel, maxTokens: number | undefined) =>
   maxTokens === undefined || m.maxOutputTokens === null || maxTokens <= m.maxOutputTokens;
 
 /**
- * The model asked for, then its fallbacks; only models whose provider this deployment has. A
- * max_tokens above the model's output limit is refused here, for every surface, before any
- * upstream call; fallbacks with a lower limit than asked for are skipped.
+ * The model asked for, then its fallbacks; only models whose provider this deployment has and
+ * the caller's allow-lists admit (teams: a disallowed model is a 403, a disallowed fallback
+ * skipped). A max_tokens above the model's output limit is refused here, for every surface,
+ * before any upstream call; fallbacks with a lower limit than asked for are skipped.
  */
 async function targets(
   deps: GatewayDeps,
   name: string,
   kind: ModelKind,
+  who: UserPrincipal,
   maxTokens?: number,
 ): Promise<Target[]> {
   const primary = await resolveModel(deps, name, kind);
+  const allowed = await checkModelAllowed(deps, who, primary, name);
   const provider = providerOf(deps, primary);
   if (!provider) {
     throw new DomainError(
@@ -104,6 +110,7 @@ async function targets(
   }
   const out: Target[] = [{ model: primary, provider }];
   for (const f of await fallbackChain(deps, primary)) {
+    if (!allowed(f)) continue;
     const p = providerOf(deps, f);
     if (p && allowsOutput(f, maxTokens)) out.push({ model: f, provider: p });
   }
@@ -413,7 +420,7 @@ export async function chatComplete(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayChatResult> {
-  const allTargets = await targets(deps, input.model, 'chat', input.max_tokens);
+  const allTargets = await targets(deps, input.model, 'chat', call.principal, input.max_tokens);
   const cache = await cacheLookup(deps, call, input);
   if (cache.hit) {
     const startedAt = recordCacheHit(deps, call, allTargets, cache.hit, input);
@@ -533,7 +540,7 @@ export async function startChatStream(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayStream> {
-  const allTargets = await targets(deps, input.model, 'chat', input.max_tokens);
+  const allTargets = await targets(deps, input.model, 'chat', call.principal, input.max_tokens);
   const cache = await cacheLookup(deps, call, input);
   if (cache.hit) {
     const startedAt = recordCacheHit(deps, call, allTargets, cache.hit, input);
@@ -722,7 +729,7 @@ export async function createEmbeddings(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayEmbeddingResult> {
-  const allTargets = await targets(deps, input.model, 'embedding');
+  const allTargets = await targets(deps, input.model, 'embedding', call.principal);
   const texts = typeof input.input === 'string' ? [input.input] : input.input;
   // Vectors are large and derivable: the log keeps the request and the response's shape only.
   const requestBody = { model: input.model, input: texts, dimensions: input.dimensions };

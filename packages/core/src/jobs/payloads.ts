@@ -12,6 +12,7 @@ export const jobPayloads = {
   unlock_dead_workers: z.object({}),
   purge_auth_tokens: z.object({}),
   request_log_partitions: z.object({}),
+  audit_retention: z.object({}),
   usage_rollup: z.object({}),
   // Batches (issue #11): one chunk of a batch's items; a finished batch's webhook; key cleanup.
   batch_chunk: z.object({

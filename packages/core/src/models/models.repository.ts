@@ -38,6 +38,15 @@ export async function selectAllModels(db: Kysely<DB>): Promise<Selectable<DB['mo
   return db.selectFrom('models').selectAll().execute();
 }
 
+export async function selectModelForUpdate(db: Kysely<DB>, name: string) {
+  return db
+    .selectFrom('models')
+    .selectAll()
+    .where('name', '=', name)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
 export async function upsertModelRow(db: Kysely<DB>, v: ModelValues) {
   const cols = columns(v);
   return db

@@ -1,5 +1,6 @@
 import type { DB } from '@tollgate/db';
 import type { Kysely, Selectable } from 'kysely';
+import { type AuditStamp, recordAudit } from '../audit/audit.service.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import {
@@ -7,6 +8,7 @@ import {
   findCollisions,
   type ModelValues,
   selectAllModels,
+  selectModelForUpdate,
   upsertModelRow,
 } from './models.repository.ts';
 
@@ -156,6 +158,7 @@ export async function listModels(
 export async function upsertModel(
   deps: Pick<Deps, 'db'>,
   input: ModelInput,
+  audit?: AuditStamp,
 ): Promise<CatalogModel> {
   const aliases = [...new Set(input.aliases ?? [])];
   const fallbacks = [...new Set(input.fallbacks ?? [])];
@@ -173,7 +176,7 @@ export async function upsertModel(
       param: 'aliases',
     });
   }
-  const row = await upsertModelRow(deps.db, {
+  const values: ModelValues = {
     name: input.name,
     provider: input.provider,
     upstreamModel: input.upstreamModel,
@@ -187,13 +190,38 @@ export async function upsertModel(
     enabled: input.enabled ?? true,
     aliases,
     fallbacks,
+  };
+  const model = await deps.db.transaction().execute(async (trx) => {
+    const before = await selectModelForUpdate(trx, input.name);
+    const after = toModel(await upsertModelRow(trx, values));
+    await recordAudit(trx, audit, {
+      targetType: 'model',
+      targetId: input.name,
+      before: before ? toModel(before) : null,
+      after,
+    });
+    return after;
   });
   invalidateCatalog(deps);
-  return toModel(row);
+  return model;
 }
 
-export async function deleteModel(deps: Pick<Deps, 'db'>, name: string): Promise<void> {
-  const deleted = await deleteModelRow(deps.db, name);
+export async function deleteModel(
+  deps: Pick<Deps, 'db'>,
+  name: string,
+  audit?: AuditStamp,
+): Promise<void> {
+  const deleted = await deps.db.transaction().execute(async (trx) => {
+    const before = await selectModelForUpdate(trx, name);
+    if (!before || !(await deleteModelRow(trx, name))) return false;
+    await recordAudit(trx, audit, {
+      targetType: 'model',
+      targetId: name,
+      before: toModel(before),
+      after: null,
+    });
+    return true;
+  });
   invalidateCatalog(deps);
   if (!deleted) throw new DomainError('not_found', `model '${name}' not found`);
 }

@@ -4,6 +4,7 @@ import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import type { Surface } from '../gateway/gateway.types.ts';
 import { trimDecimal } from '../models/models.service.ts';
+import { managedKeyIds } from '../teams/team-access.ts';
 import { applyRequestLogRetention, type RetentionResult } from './request-log.retention.ts';
 import { ensurePartitions, type RequestStatus } from './request-log.writer.ts';
 
@@ -130,7 +131,12 @@ export type RequestFilters = {
   to?: string | undefined;
 };
 
-/** Newest first; members see their own rows, admins everyone's. */
+/** Rows `p` may read: an admin's every row; anyone else's their own and their managed teams'. */
+function visibleTo(p: UserPrincipal) {
+  return sql<boolean>`(r.user_id = ${p.userId} or r.key_id in ${managedKeyIds(p.userId)})`;
+}
+
+/** Newest first; members see their own rows (and their managed teams'), admins everyone's. */
 export async function listRequests(
   deps: Pick<Deps, 'db'>,
   principal: UserPrincipal,
@@ -142,7 +148,7 @@ export async function listRequests(
     .orderBy('r.created_at', 'desc')
     .orderBy('r.id', 'desc')
     .limit(f.limit + 1);
-  if (principal.role !== 'admin') q = q.where('r.user_id', '=', principal.userId);
+  if (principal.role !== 'admin') q = q.where(visibleTo(principal));
   if (f.model) q = q.where('r.model', '=', f.model);
   if (f.status) q = q.where('r.status', '=', f.status);
   if (f.from) q = q.where('r.created_at', '>=', new Date(f.from));
@@ -179,7 +185,7 @@ export async function getRequest(
         eb.or([eb('r.id', '=', idOrRequestId), eb('r.request_id', '=', idOrRequestId)]),
       )
     : q.where('r.request_id', '=', idOrRequestId);
-  if (principal.role !== 'admin') q = q.where('r.user_id', '=', principal.userId);
+  if (principal.role !== 'admin') q = q.where(visibleTo(principal));
   const r = await q.executeTakeFirst();
   if (!r) throw new DomainError('not_found', 'request not found');
   return {

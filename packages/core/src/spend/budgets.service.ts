@@ -1,9 +1,11 @@
-import type { BudgetPeriod, BudgetScope } from '@tollgate/db';
-import { sql } from 'kysely';
+import type { BudgetPeriod, BudgetScope, DB } from '@tollgate/db';
+import { type Kysely, sql } from 'kysely';
+import { type AuditStamp, recordAudit } from '../audit/audit.service.ts';
 import { hasScope, type UserPrincipal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import { type Page, type PageInput, pageParams, toPage } from '../pagination.ts';
+import { managedKeyIds } from '../teams/team-access.ts';
 
 export type BudgetInput = {
   scope: BudgetScope;
@@ -36,42 +38,55 @@ const DECIMAL = /^\d{1,10}(\.\d{1,10})?$/;
 
 const seesAll = (p: UserPrincipal) => p.role === 'admin' && hasScope(p, 'admin');
 
-/** Sets (creates or replaces) the budget of one key or user for one period; admin only. */
+/** Sets (creates or replaces) the budget of one key, user or team for one period; admin only. */
 export async function setBudget(
   deps: Deps,
   p: UserPrincipal,
   input: BudgetInput,
+  audit?: AuditStamp,
 ): Promise<BudgetView> {
   if (!seesAll(p)) throw new DomainError('forbidden', 'admin only');
-  if (input.scope === 'team') {
-    // TODO(#18): team budgets arrive with teams; the schema already admits the scope.
-    throw new DomainError('bad_request', "scope 'team' is not available yet: teams do not exist", {
-      param: 'scope',
-    });
-  }
   if (!DECIMAL.test(input.amountUsd)) {
     throw new DomainError('bad_request', 'amountUsd must be a non-negative decimal', {
       param: 'amountUsd',
     });
   }
-  const exists =
-    input.scope === 'key'
-      ? await deps.db
-          .selectFrom('api_keys')
-          .select('id')
-          .where('id', '=', input.targetId)
-          .executeTakeFirst()
-      : await deps.db
-          .selectFrom('users')
-          .select('id')
-          .where('id', '=', input.targetId)
-          .executeTakeFirst();
+  const table = ({ key: 'api_keys', user: 'users', team: 'teams' } as const)[input.scope];
+  const exists = await deps.db
+    .selectFrom(table)
+    .select('id')
+    .where('id', '=', input.targetId)
+    .executeTakeFirst();
   if (!exists) {
     throw new DomainError('not_found', `${input.scope} ${input.targetId} not found`, {
       param: 'targetId',
     });
   }
-  const row = await deps.db
+  const id = await deps.db.transaction().execute(async (trx) => {
+    const before = await trx
+      .selectFrom('budgets')
+      .select(['amount_usd'])
+      .where('scope', '=', input.scope)
+      .where('target_id', '=', input.targetId)
+      .where('period', '=', input.period)
+      .forUpdate()
+      .executeTakeFirst();
+    const row = await upsertBudget(trx, input);
+    const target = { scope: input.scope, targetId: input.targetId, period: input.period };
+    await recordAudit(trx, audit, {
+      targetType: 'budget',
+      targetId: row.id,
+      before: before ? { ...target, amountUsd: decimal(before.amount_usd) } : null,
+      after: { ...target, amountUsd: decimal(input.amountUsd) },
+    });
+    return row.id;
+  });
+  const page = await budgetRows(deps, { ids: [id] }, 1);
+  return page[0] as BudgetView;
+}
+
+function upsertBudget(db: Kysely<DB>, input: BudgetInput) {
+  return db
     .insertInto('budgets')
     .values({
       scope: input.scope,
@@ -87,8 +102,6 @@ export async function setBudget(
     )
     .returning('id')
     .executeTakeFirstOrThrow();
-  const page = await budgetRows(deps, { ids: [row.id] }, 1);
-  return page[0] as BudgetView;
 }
 
 type BudgetRow = {
@@ -122,7 +135,10 @@ async function budgetRows(
          and (${userId}::uuid is null
               or (b.scope = 'user' and b.target_id = ${userId}::uuid)
               or (b.scope = 'key' and b.target_id in (
-                    select k.id from api_keys k where k.user_id = ${userId}::uuid)))
+                    select k.id from api_keys k where k.user_id = ${userId}::uuid))
+              or (b.scope = 'key' and b.target_id in ${managedKeyIds(userId)})
+              or (b.scope = 'team' and b.target_id in (
+                    select tm.team_id from team_members tm where tm.user_id = ${userId}::uuid)))
          and (${cursor}::uuid is null or (b.created_at, b.id) <
               (select c.created_at, c.id from budgets c where c.id = ${cursor}::uuid))
     )
@@ -170,7 +186,10 @@ function decimal(v: string | number): string {
   return t === '' || t === '-' ? '0' : t;
 }
 
-/** The budgets of the caller's user and keys (an admin with the admin scope: all), newest first. */
+/**
+ * The budgets of the caller's user and keys, of the teams they belong to and of the keys of the
+ * teams they manage (an admin with the admin scope: all), newest first.
+ */
 export async function listBudgets(
   deps: Deps,
   p: UserPrincipal,

@@ -1,11 +1,12 @@
 import type { UserPrincipal } from '../auth/principal.ts';
+import { teamOf } from '../teams/team-access.ts';
 import type { LimitCheck } from './limiter.ts';
 
 /**
  * The limits one gateway call is checked against: the budgets (day and month, UTC) of its user
  * and of its key, and the key's RPM and TPM. `usd` is the call's worst-case cost (null when the
- * model is unpriced), `tokens` its worst-case tokens. Teams (#18) and provider connections (#16)
- * add their subjects here.
+ * model is unpriced), `tokens` its worst-case tokens; a team key's call also counts against its
+ * team's budgets and RPM/TPM. Provider connections (#16) add their subjects here.
  */
 export function callLimitChecks(
   p: UserPrincipal,
@@ -36,6 +37,33 @@ export function callLimitChecks(
     if (limits?.tpmLimit != null) {
       checks.push({
         subject: key,
+        metric: 'tokens',
+        period: 'minute',
+        cap: limits.tpmLimit,
+        amount: tokens,
+      });
+    }
+  }
+  // Teams (#18): the team's budgets and limits apply to every call of its keys, together.
+  for (const id of teamOf(p)) {
+    const team = { kind: 'team', id } as const;
+    checks.push(
+      { subject: team, metric: 'usd', period: 'day', cap: 'budget', amount: usd },
+      { subject: team, metric: 'usd', period: 'month', cap: 'budget', amount: usd },
+    );
+    const limits = p.teamLimits;
+    if (limits?.rpmLimit != null) {
+      checks.push({
+        subject: team,
+        metric: 'requests',
+        period: 'minute',
+        cap: limits.rpmLimit,
+        amount: 1,
+      });
+    }
+    if (limits?.tpmLimit != null) {
+      checks.push({
+        subject: team,
         metric: 'tokens',
         period: 'minute',
         cap: limits.tpmLimit,

@@ -5,8 +5,9 @@ import { type Kysely, sql } from 'kysely';
 import { hasScope, type UserPrincipal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
+import { managedKeyIds } from '../teams/team-access.ts';
 
-export type UsageGroupBy = 'day' | 'model' | 'key' | 'user';
+export type UsageGroupBy = 'day' | 'model' | 'key' | 'user' | 'team';
 
 export type UsageQuery = {
   /** ISO date-time, or a date (local midnight in `tz`); inclusive. */
@@ -33,7 +34,10 @@ export type UsageTotals = {
 };
 
 export type UsageGroup = UsageTotals & {
-  /** The day (YYYY-MM-DD in tz), model name, key id ('' for access-token calls) or user id. */
+  /**
+   * The day (YYYY-MM-DD in tz), model name, key id ('' for access-token calls), user id or team
+   * id ('' for calls outside any team).
+   */
   group: string;
 };
 
@@ -116,6 +120,9 @@ function groupExpr(groupBy: UsageGroupBy, tz: string) {
       return sql<string>`coalesce(src.key_id::text, '')`;
     case 'user':
       return sql<string>`src.user_id::text`;
+    case 'team':
+      // A key's team is fixed at creation: its calls are the team's ('' = no team).
+      return sql<string>`coalesce((select k.team_id::text from api_keys k where k.id = src.key_id), '')`;
   }
 }
 
@@ -144,7 +151,8 @@ function totalsOf(r: Omit<Row, 'group'>): UsageTotals {
 /**
  * Usage over a range grouped by day (in tz), model, key or user: whole UTC hours before the
  * rollup watermark come from usage_hourly, everything else from the request log itself, so the
- * totals are exact at any moment. Members see their own calls, admins everyone's.
+ * totals are exact at any moment. Members see their own calls (managers also their teams' keys'
+ * calls, teams #18), admins everyone's.
  */
 export async function usageSummary(
   deps: Pick<Deps, 'db'>,
@@ -180,7 +188,8 @@ export async function usageSummary(
         h.cost_usd, h.unpriced
       from usage_hourly h, span
       where h.hour >= span.rs and h.hour < span.re
-        and (${userId}::uuid is null or h.user_id = ${userId}::uuid)
+        and (${userId}::uuid is null or h.user_id = ${userId}::uuid
+             or h.key_id in ${managedKeyIds(p.userId)})
       union all
       select l.created_at, l.user_id, l.key_id, l.model, 1, (l.status = 'error')::int,
         (l.status = 'rejected')::int, l.cache_hit::int, l.input_tokens, l.cached_input_tokens,
@@ -189,7 +198,8 @@ export async function usageSummary(
       from request_logs l, span
       where l.created_at >= ${from}::timestamptz and l.created_at < ${to}::timestamptz
         and not (l.created_at >= span.rs and l.created_at < span.re)
-        and (${userId}::uuid is null or l.user_id = ${userId}::uuid)
+        and (${userId}::uuid is null or l.user_id = ${userId}::uuid
+             or l.key_id in ${managedKeyIds(p.userId)})
     )
     select ${group} as group,
       sum(requests)::text as requests, sum(errors)::text as errors,

@@ -1,10 +1,11 @@
 import { sql } from 'kysely';
+import { type AuditStamp, recordAudit } from '../audit/audit.service.ts';
 import { publishAuthEvent } from '../auth/auth-events.ts';
 import { generatePassword, hashPassword } from '../auth/passwords.ts';
 import type { UserPrincipal } from '../auth/principal.ts';
 import { revokeUserFamilies } from '../auth/refresh-tokens.repository.ts';
 import type { Deps } from '../deps.ts';
-import { DomainError } from '../errors.ts';
+import { DomainError, isUniqueViolation } from '../errors.ts';
 import { olderThanCursor, type Page, type PageInput, pageParams, toPage } from '../pagination.ts';
 import { insertUser } from './users.repository.ts';
 
@@ -50,22 +51,28 @@ export async function listUsers(deps: Deps, input: PageInput): Promise<Page<User
   return toPage(rows, limit, view);
 }
 
-const isUniqueViolation = (e: unknown) =>
-  typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505';
-
 /** Creates a user; a generated password is returned once when none is given. */
 export async function createUser(
   deps: Deps,
   input: { email: string; password?: string | undefined; role: 'admin' | 'member' },
+  audit?: AuditStamp,
 ): Promise<UserView & { password?: string }> {
   const generated = input.password === undefined ? generatePassword() : undefined;
+  const passwordHash = await hashPassword(input.password ?? (generated as string));
   try {
-    const row = await insertUser(deps.db, {
-      email: input.email.trim(),
-      passwordHash: await hashPassword(input.password ?? (generated as string)),
-      role: input.role,
+    const created = await deps.db.transaction().execute(async (trx) => {
+      const row = view(
+        await insertUser(trx, { email: input.email.trim(), passwordHash, role: input.role }),
+      );
+      await recordAudit(trx, audit, {
+        targetType: 'user',
+        targetId: row.id,
+        before: null,
+        after: row,
+      });
+      return row;
     });
-    return generated ? { ...view(row), password: generated } : view(row);
+    return generated ? { ...created, password: generated } : created;
   } catch (e) {
     if (isUniqueViolation(e)) {
       throw new DomainError('conflict', 'a user with this email exists', { param: 'email' });
@@ -87,6 +94,7 @@ export async function updateUser(
     disabled?: boolean | undefined;
     password?: string | undefined;
   },
+  audit?: AuditStamp,
 ): Promise<UserView> {
   if (id === actor.userId && (input.disabled === true || input.role === 'member')) {
     throw new DomainError('conflict', 'admins cannot disable or demote themselves');
@@ -96,6 +104,13 @@ export async function updateUser(
   const now = deps.clock.now();
   const row = await deps.db.transaction().execute(async (trx) => {
     const revoke = passwordHash !== undefined || input.disabled === true;
+    const before = await trx
+      .selectFrom('users')
+      .select(columns)
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!before) return undefined;
     const updated = await trx
       .updateTable('users')
       .set({
@@ -107,10 +122,17 @@ export async function updateUser(
       })
       .where('id', '=', id)
       .returning(columns)
-      .executeTakeFirst();
-    if (!updated) return undefined;
+      .executeTakeFirstOrThrow();
     if (revoke) await revokeUserFamilies(trx, id, now);
     await publishAuthEvent(trx, { k: 'user', id });
+    await recordAudit(trx, audit, {
+      targetType: 'user',
+      targetId: id,
+      before: view(before),
+      // The new password itself never enters the log; that it changed does.
+      after:
+        passwordHash !== undefined ? { ...view(updated), passwordChanged: true } : view(updated),
+    });
     return updated;
   });
   if (!row) throw new DomainError('not_found', 'user not found');

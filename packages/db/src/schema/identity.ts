@@ -27,6 +27,10 @@ export interface ApiKeysTable {
   log_bodies: boolean | null;
   cache: Generated<boolean>;
   created_at: TimestampDefault;
+  /** The key's team (0007), fixed at creation. */
+  team_id: string | null;
+  /** Catalog names or aliases (0007); empty = every model. */
+  allowed_models: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export interface SigningKeysTable {
