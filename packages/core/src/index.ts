@@ -27,6 +27,18 @@ export type { Clock, Deps } from './deps.ts';
 export { systemClock } from './deps.ts';
 export type { DomainErrorCode } from './errors.ts';
 export { DomainError, domainErrorCodes } from './errors.ts';
+export type { FileView } from './files/files.service.ts';
+export {
+  createFile,
+  deleteFile,
+  getFile,
+  getFileContent,
+  listFiles,
+  newFileId,
+} from './files/files.service.ts';
+// Protocol completeness (#17): count_tokens, stored Responses, Files.
+export type { TokenCount } from './gateway/count-tokens.ts';
+export { countTokens } from './gateway/count-tokens.ts';
 export {
   chatComplete,
   createEmbeddings,
@@ -70,6 +82,12 @@ export {
   listRequests,
   maintainRequestLog,
 } from './requests/requests.service.ts';
+export type { StoredResponse } from './responses/responses.service.ts';
+export {
+  deleteStoredResponse,
+  getStoredResponse,
+  storeResponse,
+} from './responses/responses.service.ts';
 export { recordHeartbeat, removeHeartbeat, unlockDeadWorkers } from './system/heartbeat.service.ts';
 export type { Readiness } from './system/system.service.ts';
 export { checkReadiness, getSystemInfo, HEARTBEAT_STALE_SECONDS } from './system/system.service.ts';

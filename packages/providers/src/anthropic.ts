@@ -3,6 +3,7 @@ import type {
   ContentBlockParam,
   ImageBlockParam,
   Message,
+  MessageCountTokensParams,
   MessageCreateParams,
   MessageParam,
   RawMessageStreamEvent,
@@ -18,6 +19,7 @@ import type {
   ChatRequest,
   ChatResponse,
   ContentPart,
+  CountTokensRequest,
   EmbeddingResponse,
   FinishReason,
   Provider,
@@ -324,25 +326,27 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
     name: 'anthropic',
 
     async chat(req: ChatRequest, call: CallOptions): Promise<ChatResponse> {
-      const params = toAnthropicParams(req);
+      const { params, headers } = requestOf(req);
       let msg: Message;
       try {
         msg = await (await client).messages.create(
           { ...params, stream: false },
-          { signal: call.signal, timeout: call.timeoutMs },
+          { signal: call.signal, timeout: call.timeoutMs, headers },
         );
       } catch (err) {
         throw toProviderError('anthropic', err, call.signal);
       }
-      return fromAnthropicMessage(msg);
+      const out = fromAnthropicMessage(msg);
+      return req.native?.wire === 'anthropic.messages' ? { ...out, raw: msg } : out;
     },
 
     async *chatStream(req: ChatRequest, call: CallOptions): AsyncIterable<StreamEvent> {
-      const params = toAnthropicParams(req);
+      const { params, headers } = requestOf(req);
+      const native = req.native?.wire === 'anthropic.messages';
       const start = async () =>
         (await client).messages.create(
           { ...params, stream: true },
-          { signal: call.signal, timeout: call.timeoutMs },
+          { signal: call.signal, timeout: call.timeoutMs, headers },
         );
       let stream: Awaited<ReturnType<typeof start>>;
       try {
@@ -363,6 +367,8 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
           }
           if (next.done) break;
           if (next.value.type === 'message_stop') stopped = true;
+          if (native)
+            yield { type: 'raw', event: next.value as unknown as { type: string } & JsonObject };
           yield* map(next.value);
         }
       } finally {
@@ -382,5 +388,38 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
         status: 400,
       });
     },
+
+    async countTokens(req: CountTokensRequest, call: CallOptions): Promise<number> {
+      try {
+        const res = await (await client).messages.countTokens(
+          { ...(req.body as unknown as MessageCountTokensParams), model: req.model },
+          { signal: call.signal, timeout: call.timeoutMs, headers: req.headers },
+        );
+        return res.input_tokens;
+      } catch (err) {
+        throw toProviderError('anthropic', err, call.signal);
+      }
+    },
   };
+}
+
+type JsonObject = Record<string, unknown>;
+
+/**
+ * The Messages params and extra headers of a call: the caller's own Messages body when it came
+ * in on that wire (thinking blocks, signatures, cache_control and betas arrive untouched),
+ * else the canonical request translated.
+ */
+function requestOf(req: ChatRequest): {
+  params: MessageCreateParams;
+  headers: Record<string, string>;
+} {
+  if (req.native?.wire === 'anthropic.messages') {
+    const { stream: _stream, ...body } = req.native.body;
+    return {
+      params: { ...(body as unknown as MessageCreateParams), model: req.model },
+      headers: { ...req.native.headers, ...req.headers },
+    };
+  }
+  return { params: toAnthropicParams(req), headers: { ...req.headers } };
 }

@@ -6,7 +6,6 @@ import {
   type Deps,
   DomainError,
   type GatewayStream,
-  type GatewayStreamEvent,
   getCatalog,
   hasScope,
   invalidReasonMessages,
@@ -18,6 +17,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { routeLabel } from '../metrics-routes.ts';
 import { rememberPrincipal } from '../request-principal.ts';
+import {
+  anthropicNativeEncoder,
+  anthropicNativeInput,
+  registerAnthropicExtras,
+} from './anthropic.native.ts';
 import { messagesBodySchema } from './anthropic.schemas.ts';
 import {
   anthropicToCanonical,
@@ -35,6 +39,8 @@ import {
   openaiErrorBody,
   toCompatError,
 } from './errors.ts';
+import { registerFilesRoutes } from './files.routes.ts';
+import type { CompatKit, StreamEncoder } from './kit.ts';
 import { chatCompletionBodySchema, embeddingsBodySchema } from './openai.schemas.ts';
 import {
   completionId,
@@ -44,6 +50,7 @@ import {
   toChatCompletion,
   toEmbeddingsResponse,
 } from './openai.translate.ts';
+import { registerResponsesRoutes } from './responses.routes.ts';
 import { openSse } from './sse.ts';
 
 /** Model-call bodies may carry long contexts and images (PRODUCT.md "Bad input"). */
@@ -54,7 +61,11 @@ type Options = { deps: Deps };
 const principals = new WeakMap<FastifyRequest, UserPrincipal>();
 
 function surfaceOf(req: FastifyRequest): CompatSurface {
-  return req.url === '/v1/messages' || req.url.startsWith('/v1/messages?') ? 'anthropic' : 'openai';
+  return req.url === '/v1/messages' ||
+    req.url.startsWith('/v1/messages?') ||
+    req.url.startsWith('/v1/messages/')
+    ? 'anthropic'
+    : 'openai';
 }
 
 function sendError(reply: FastifyReply, surface: CompatSurface, e: CompatError): FastifyReply {
@@ -104,12 +115,6 @@ function callContext(
   if (!principal) throw new DomainError('unauthenticated', 'missing credentials');
   return { principal, requestId: req.id, signal, surface, cache: cacheHeader(req) };
 }
-
-type StreamEncoder = {
-  start(): string[];
-  event(e: GatewayStreamEvent): string[];
-  end(): string[];
-};
 
 /** Streams gateway events through a surface encoder; a failure after the first byte goes in-band. */
 async function pipeStream(
@@ -310,23 +315,48 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     }
     const body = parsed.data;
     req.logModel = body.model;
-    const input = anthropicToCanonical(body);
+    const input = anthropicNativeInput(anthropicToCanonical(body), req);
     const ac = clientAbort(reply);
     const call = callContext(req, 'anthropic', ac.signal);
     if (!body.stream) {
       const result = await chatComplete(deps, input, call);
+      // An Anthropic model answered the caller's own body: its message goes back as it came.
+      if (result.raw !== undefined)
+        return reply.send({ ...(result.raw as Record<string, unknown>), model: result.model });
       return reply.send(toAnthropicMessage(result));
     }
     const stream = await startChatStream(deps, input, call);
-    const enc = createAnthropicStreamEncoder({
-      id: messageId(undefined, stream.requestId),
-      model: stream.model,
-    });
+    const enc =
+      stream.provider === 'anthropic'
+        ? anthropicNativeEncoder(stream.model)
+        : createAnthropicStreamEncoder({
+            id: messageId(undefined, stream.requestId),
+            model: stream.model,
+          });
     await pipeStream(deps, req, reply, stream, ac.signal, enc, (e) =>
       sseEvent('error', anthropicErrorBody(e)),
     );
     return reply;
   });
+
+  // Routes of #17 live in their own files; they get this scope's auth, errors and streaming.
+  const kit: CompatKit = {
+    deps,
+    principal: (req) => {
+      const p = principals.get(req);
+      if (!p) throw new DomainError('unauthenticated', 'missing credentials');
+      return p;
+    },
+    sendError,
+    invalidBody,
+    clientAbort,
+    callContext,
+    pipeStream: (req, reply, stream, signal, enc, errorFrame) =>
+      pipeStream(deps, req, reply, stream, signal, enc, errorFrame),
+  };
+  registerAnthropicExtras(app, kit);
+  registerResponsesRoutes(app, kit);
+  registerFilesRoutes(app, kit);
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {
