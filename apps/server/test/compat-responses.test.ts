@@ -97,6 +97,10 @@ describe('POST /v1/responses to an OpenAI model (native) through the official op
     });
     expect(up2.previous_response_id).toBeUndefined();
 
+    // Tracing is off here (no OTEL_EXPORTER_OTLP_ENDPOINT): nothing is traced or propagated.
+    expect(env.s.deps.tracing).toBeUndefined();
+    expect(env.fake.requests('POST /v1/responses').at(-1)?.headers.traceparent).toBeUndefined();
+
     const rows = await logRow(requestId);
     expect(rows).toMatchObject([
       { model: 'oa-mini', provider: 'openai', status: 'ok', surface: 'openai' },

@@ -69,6 +69,7 @@ async function shutdown(signal: string) {
   // Running jobs finish (tasks honour helpers.abortSignal); unstarted ones stay queued.
   await runner.stop();
   await deps.requestLog.close();
+  await deps.tracing?.shutdown();
   for (const id of workerIds) await removeHeartbeat(deps, id).catch(() => {});
   await pool.end();
   process.exit(0);

@@ -62,6 +62,8 @@ const EnvSchema = z.object({
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   METRICS_TOKEN: optionalString,
   WEBHOOK_ALLOW_HOSTS: list,
+  // The OpenTelemetry standard variable: OTLP/HTTP traces go to <endpoint>/v1/traces when set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
   TOLLGATE_ADMIN_EMAIL: z.preprocess(blankIsUnset, z.email().optional()),
   TOLLGATE_ADMIN_PASSWORD: z.preprocess(
     blankIsUnset,
@@ -90,6 +92,8 @@ export type Config = Readonly<{
   cacheTtlSeconds: number;
   metricsToken: string | undefined;
   webhookAllowHosts: readonly string[];
+  /** OTEL_EXPORTER_OTLP_ENDPOINT; undefined: tracing is off entirely. */
+  otlpEndpoint: string | undefined;
   admin: Readonly<{ email: string | undefined; password: string | undefined }>;
 }>;
 
@@ -156,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     metricsToken: e.METRICS_TOKEN,
     webhookAllowHosts: e.WEBHOOK_ALLOW_HOSTS,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     admin: { email: e.TOLLGATE_ADMIN_EMAIL, password: e.TOLLGATE_ADMIN_PASSWORD },
   });
 }

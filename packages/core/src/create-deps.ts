@@ -1,7 +1,7 @@
 import type { Config } from '@tollgate/config';
 import { createDb, type DB } from '@tollgate/db';
 import { createProviders } from '@tollgate/providers';
-import { createMetrics, type Logger } from '@tollgate/telemetry';
+import { createMetrics, createTracing, type Logger } from '@tollgate/telemetry';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { Registry } from 'prom-client';
@@ -22,6 +22,8 @@ export function createDeps(opts: {
 }): Deps {
   const { config, log, pool } = opts;
   const db = opts.db ?? createDb(pool);
+  const tracing = createTracing({ endpoint: config.otlpEndpoint });
+  const providers = createProviders(config);
   return {
     db,
     pool,
@@ -29,9 +31,10 @@ export function createDeps(opts: {
     log,
     requestLog: createRequestLogWriter({ db, log }),
     metrics: createMetrics(new Registry()),
-    providers: createProviders(config),
+    providers: tracing ? tracing.traceProviders(providers) : providers,
     clock: opts.clock ?? systemClock,
     auth: createAuthRuntime(pool, log),
     startedAt: new Date(),
+    tracing,
   };
 }

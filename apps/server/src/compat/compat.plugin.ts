@@ -17,6 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { routeLabel } from '../metrics-routes.ts';
 import { rememberPrincipal } from '../request-principal.ts';
+import { traceHeaders } from '../tracing-hooks.ts';
 import {
   anthropicNativeEncoder,
   anthropicNativeInput,
@@ -268,7 +269,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     }
     const body = parsed.data;
     req.logModel = body.model;
-    const input: ChatRequest = openaiToCanonical(body);
+    const input: ChatRequest = { ...openaiToCanonical(body), ...traceHeaders(req, deps.tracing) };
     const ac = clientAbort(reply);
     const call = callContext(req, 'openai', ac.signal);
     if (!body.stream) {
@@ -315,7 +316,10 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     }
     const body = parsed.data;
     req.logModel = body.model;
-    const input = anthropicNativeInput(anthropicToCanonical(body), req);
+    const input = {
+      ...anthropicNativeInput(anthropicToCanonical(body), req),
+      ...traceHeaders(req, deps.tracing),
+    };
     const ac = clientAbort(reply);
     const call = callContext(req, 'anthropic', ac.signal);
     if (!body.stream) {

@@ -10,6 +10,7 @@ import {
 import type { ChatRequest } from '@tollgate/providers';
 import type { FastifyInstance } from 'fastify';
 import { MODEL_CALL_BODY_LIMIT } from '../body-limits.ts';
+import { traceHeaders } from '../tracing-hooks.ts';
 import type { CompatKit } from './kit.ts';
 import { type ResponseInputItem, responsesBodySchema } from './responses.schemas.ts';
 import {
@@ -63,6 +64,7 @@ export function registerResponsesRoutes(app: FastifyInstance, kit: CompatKit): v
       ...responsesToCanonical(body, items),
       // An OpenAI model gets the caller's own body, the conversation expanded; Tollgate stores.
       native: { wire: 'openai.responses', body: { ...raw, input: items, store: false } },
+      ...traceHeaders(req, deps.tracing),
     };
     const frame: ResponseFrame = {
       id: newResponseId(),

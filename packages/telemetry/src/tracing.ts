@@ -1,0 +1,224 @@
+import {
+  type Attributes,
+  type Context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type {
+  CallOptions,
+  ChatRequest,
+  ChatResponse,
+  EmbeddingRequest,
+  Provider,
+  ProviderRegistry,
+  StreamEvent,
+  Usage,
+} from '@tollgate/providers';
+
+/*
+ * OpenTelemetry traces, built only when OTEL_EXPORTER_OTLP_ENDPOINT is set: an HTTP server span
+ * per request (continuing the caller's W3C traceparent) and a GenAI client span per upstream
+ * model call (semantic conventions for generative AI: gen_ai.*), whose traceparent goes to the
+ * upstream. Parents travel explicitly (a traceparent header on the canonical request), not
+ * through an async-context manager: with tracing off nothing here runs at all, and with it on
+ * no AsyncLocalStorage hop is paid per await.
+ */
+
+/** A span handle (for callers that keep a request's server span). */
+export type TraceSpan = Span;
+
+export type Tracing = {
+  /** The HTTP server span of an incoming request, child of its `traceparent` when it sent one. */
+  startServerSpan(method: string, path: string, headers: Record<string, unknown>): Span;
+  /** Names (method + route template) and ends the server span once the response is done. */
+  endServerSpan(span: Span, method: string, route: string, status: number): void;
+  /** The W3C `traceparent` that makes a callee's spans children of `span`. */
+  traceparentOf(span: Span): string;
+  /** The providers with a GenAI span around every call. */
+  traceProviders(providers: ProviderRegistry): ProviderRegistry;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+};
+
+export type TracingOptions = {
+  /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); traces go to `<endpoint>/v1/traces`. */
+  endpoint: string;
+  serviceName?: string;
+  serviceVersion?: string;
+};
+
+const propagator = new W3CTraceContextPropagator();
+
+function contextFrom(carrier: Record<string, unknown> | undefined): Context {
+  return carrier ? propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter) : ROOT_CONTEXT;
+}
+
+function traceparent(span: Span): string {
+  const carrier: Record<string, string> = {};
+  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+  return carrier.traceparent ?? '';
+}
+
+/** Tracing, or undefined (off) without an endpoint. */
+export function createTracing(opts: TracingOptions | { endpoint: undefined }): Tracing | undefined {
+  if (opts.endpoint === undefined) return undefined;
+  const o = opts as TracingOptions;
+  const exporter = new OTLPTraceExporter({ url: `${o.endpoint.replace(/\/+$/, '')}/v1/traces` });
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': o.serviceName ?? 'tollgate',
+      ...(o.serviceVersion ? { 'service.version': o.serviceVersion } : {}),
+    }),
+    // Exported in batches off the request path.
+    spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 1000 })],
+  });
+  const tracer = provider.getTracer('tollgate');
+  return {
+    startServerSpan(method, path, headers) {
+      return tracer.startSpan(
+        method,
+        {
+          kind: SpanKind.SERVER,
+          attributes: { 'http.request.method': method, 'url.path': path },
+        },
+        contextFrom(headers),
+      );
+    },
+    endServerSpan(span, method, route, status) {
+      span.updateName(`${method} ${route}`);
+      span.setAttributes({ 'http.route': route, 'http.response.status_code': status });
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    },
+    traceparentOf: traceparent,
+    traceProviders(providers) {
+      const out: Record<string, Provider> = {};
+      for (const [name, p] of Object.entries(providers))
+        if (p) out[name] = tracedProvider(p, tracer);
+      return out;
+    },
+    forceFlush: () => provider.forceFlush(),
+    shutdown: () => provider.shutdown(),
+  };
+}
+
+function requestAttributes(op: 'chat' | 'embeddings', provider: string, model: string): Attributes {
+  return {
+    'gen_ai.operation.name': op,
+    'gen_ai.provider.name': provider,
+    // The pre-1.37 name, still what most backends group by.
+    'gen_ai.system': provider,
+    'gen_ai.request.model': model,
+  };
+}
+
+function chatAttributes(req: ChatRequest): Attributes {
+  const a: Attributes = {};
+  if (req.max_tokens !== undefined) a['gen_ai.request.max_tokens'] = req.max_tokens;
+  if (req.temperature !== undefined) a['gen_ai.request.temperature'] = req.temperature;
+  if (req.top_p !== undefined) a['gen_ai.request.top_p'] = req.top_p;
+  return a;
+}
+
+function usageAttributes(u: Usage): Attributes {
+  return {
+    'gen_ai.usage.input_tokens': u.inputTokens,
+    'gen_ai.usage.output_tokens': u.outputTokens,
+    'gen_ai.usage.cache_read.input_tokens': u.cachedInputTokens,
+    'gen_ai.usage.cache_creation.input_tokens': u.cacheWriteTokens,
+  };
+}
+
+function fail(span: Span, err: unknown): void {
+  const kind = (err as { kind?: unknown } | null)?.kind;
+  span.setAttribute('error.type', typeof kind === 'string' ? kind : 'error');
+  span.setStatus({
+    code: SpanStatusCode.ERROR,
+    message: err instanceof Error ? err.message : String(err),
+  });
+}
+
+/** A provider whose every call is a GenAI client span, its traceparent sent upstream. */
+function tracedProvider(inner: Provider, tracer: Tracer): Provider {
+  const start = (
+    op: 'chat' | 'embeddings',
+    req: { model: string; headers?: Record<string, string> },
+    extra: Attributes,
+  ) =>
+    tracer.startSpan(
+      `${op} ${req.model}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { ...requestAttributes(op, inner.name, req.model), ...extra },
+      },
+      contextFrom(req.headers),
+    );
+  const withParent = (req: ChatRequest, span: Span): ChatRequest => ({
+    ...req,
+    headers: { ...req.headers, traceparent: traceparent(span) },
+  });
+  const done = (span: Span, r: ChatResponse) => {
+    span.setAttributes({
+      ...usageAttributes(r.usage),
+      'gen_ai.response.id': r.id,
+      'gen_ai.response.finish_reasons': [r.finishReason],
+    });
+  };
+  const traced: Provider = {
+    name: inner.name,
+    async chat(req: ChatRequest, opts: CallOptions) {
+      const span = start('chat', req, chatAttributes(req));
+      try {
+        const r = await inner.chat(withParent(req, span), opts);
+        done(span, r);
+        return r;
+      } catch (e) {
+        fail(span, e);
+        throw e;
+      } finally {
+        span.end();
+      }
+    },
+    async *chatStream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamEvent> {
+      const span = start('chat', req, { ...chatAttributes(req), 'gen_ai.request.stream': true });
+      try {
+        for await (const ev of inner.chatStream(withParent(req, span), opts)) {
+          if (ev.type === 'usage') span.setAttributes(usageAttributes(ev.usage));
+          else if (ev.type === 'finish')
+            span.setAttribute('gen_ai.response.finish_reasons', [ev.finishReason]);
+          yield ev;
+        }
+      } catch (e) {
+        fail(span, e);
+        throw e;
+      } finally {
+        span.end();
+      }
+    },
+    async embed(req: EmbeddingRequest, opts: CallOptions) {
+      const span = start('embeddings', req, {});
+      try {
+        const r = await inner.embed(req, opts);
+        span.setAttribute('gen_ai.usage.input_tokens', r.usage.inputTokens);
+        return r;
+      } catch (e) {
+        fail(span, e);
+        throw e;
+      } finally {
+        span.end();
+      }
+    },
+  };
+  if (inner.countTokens) traced.countTokens = inner.countTokens.bind(inner);
+  return traced;
+}
