@@ -136,6 +136,8 @@ export type TollgateOptions = {
   /** Extra node flags for Tollgate's processes (e.g. --cpu-prof). */
   nodeArgs?: string[];
   logBodies?: boolean;
+  /** Extra environment (e.g. OTEL_EXPORTER_OTLP_ENDPOINT for bench/otel.ts). */
+  env?: Record<string, string>;
 };
 
 /**
@@ -163,6 +165,27 @@ export async function startTargets(opts: TollgateOptions = {}) {
   const proxyUrl = (await proxy.matched)[1] as string;
 
   // 3. Tollgate on its own embedded Postgres, one server process, request logging on.
+  const tg = await startTollgate(upstreamUrl, opts);
+  children.push(tg.process.child);
+
+  const targets: Target[] = [
+    { name: 'upstream', url: upstreamUrl, pid: fake.child.pid ?? 0, headers: {} },
+    { name: 'floor', url: proxyUrl, pid: proxy.child.pid ?? 0, headers: {} },
+    tg.target,
+  ];
+
+  return { targets, tollgate: tg.process, tollgatePid: tg.target.pid, stopAll };
+}
+
+/**
+ * Tollgate on its own embedded Postgres (a fresh TOLLGATE_HOME), one server process, request
+ * logging on, a priced `bench-gpt` catalog entry for the upstream and a fresh API key.
+ */
+export async function startTollgate(
+  upstreamUrl: string,
+  opts: TollgateOptions = {},
+  name = 'tollgate',
+) {
   const home = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
   const password = 'bench-password-0123456789';
   const tg = startChild(
@@ -177,10 +200,11 @@ export async function startTargets(opts: TollgateOptions = {}) {
       OPENAI_BASE_URL: `${upstreamUrl}/v1`,
       TOLLGATE_ADMIN_EMAIL: 'bench@example.com',
       TOLLGATE_ADMIN_PASSWORD: password,
+      ...opts.env,
     },
     /listening on (http:\/\/\S+)/,
   );
-  children.push(tg.child);
+  process.on('exit', () => tg.child.kill('SIGTERM'));
   const tgUrl = (await tg.matched)[1] as string;
   const adminKey = /admin api key: (tg_\S+)/.exec(tg.output())?.[1];
   if (!adminKey) throw new Error('no admin api key in the banner');
@@ -197,18 +221,13 @@ export async function startTargets(opts: TollgateOptions = {}) {
   const health = (await (await fetch(`${tgUrl}/healthz`)).json()) as { pid?: number };
   if (!health.pid) throw new Error('/healthz does not report the serving pid');
 
-  const targets: Target[] = [
-    { name: 'upstream', url: upstreamUrl, pid: fake.child.pid ?? 0, headers: {} },
-    { name: 'floor', url: proxyUrl, pid: proxy.child.pid ?? 0, headers: {} },
-    {
-      name: 'tollgate',
-      url: tgUrl,
-      pid: health.pid,
-      headers: { authorization: `Bearer ${created.key}` },
-    },
-  ];
-
-  return { targets, tollgate: tg, tollgatePid: health.pid, stopAll };
+  const target: Target = {
+    name,
+    url: tgUrl,
+    pid: health.pid,
+    headers: { authorization: `Bearer ${created.key}` },
+  };
+  return { target, process: tg };
 }
 
 export type Figures = {

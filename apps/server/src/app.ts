@@ -58,6 +58,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
           userId: req.principalUserId,
           keyId: req.principalKeyId,
           model: req.logModel,
+          traceId: req.traceId,
         },
         'request',
       );

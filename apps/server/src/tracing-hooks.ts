@@ -2,12 +2,19 @@ import type { TraceSpan as Span, Tracing } from '@tollgate/telemetry';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { routeLabel } from './metrics-routes.ts';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The W3C trace id of this request's server span (tracing on only), for the log line. */
+    traceId?: string;
+  }
+}
+
 const serverSpans = new WeakMap<FastifyRequest, Span>();
 
 /**
  * An HTTP server span per request (installed only when tracing is on): it continues the
  * caller's W3C traceparent, ends when the response is done (streams included: a hijacked reply
- * skips onResponse, 'close' does not), and its trace id is bound into the request's log line.
+ * skips onResponse, 'close' does not), and its trace id goes into the request's log line.
  */
 export function installTracing(app: FastifyInstance, tracing: Tracing): void {
   app.addHook('onRequest', (req, reply, done) => {
@@ -18,7 +25,8 @@ export function installTracing(app: FastifyInstance, tracing: Tracing): void {
       req.headers,
     );
     serverSpans.set(req, span);
-    req.log = req.log.child({ traceId: span.spanContext().traceId });
+    // A log-line field, not a child logger: pino's child() redacts its bindings every time.
+    req.traceId = span.spanContext().traceId;
     reply.raw.once('close', () =>
       tracing.endServerSpan(span, req.method, routeLabel(req), reply.raw.statusCode),
     );

@@ -79,8 +79,16 @@ export function createTracing(opts: TracingOptions | { endpoint: undefined }): T
       'service.name': o.serviceName ?? 'tollgate',
       ...(o.serviceVersion ? { 'service.version': o.serviceVersion } : {}),
     }),
-    // Exported in batches off the request path.
-    spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 1000 })],
+    // Exported in large batches off the request path: fewer, bigger export requests cost less
+    // per span; the queue holds a few seconds of a busy process's spans (two per model call).
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter,
+        scheduledDelayMillis: 1000,
+        maxExportBatchSize: 2048,
+        maxQueueSize: 16_384,
+      }),
+    ],
   });
   const tracer = provider.getTracer('tollgate');
   return {
@@ -116,8 +124,6 @@ function requestAttributes(op: 'chat' | 'embeddings', provider: string, model: s
   return {
     'gen_ai.operation.name': op,
     'gen_ai.provider.name': provider,
-    // The pre-1.37 name, still what most backends group by.
-    'gen_ai.system': provider,
     'gen_ai.request.model': model,
   };
 }
@@ -131,12 +137,14 @@ function chatAttributes(req: ChatRequest): Attributes {
 }
 
 function usageAttributes(u: Usage): Attributes {
-  return {
+  const a: Attributes = {
     'gen_ai.usage.input_tokens': u.inputTokens,
     'gen_ai.usage.output_tokens': u.outputTokens,
-    'gen_ai.usage.cache_read.input_tokens': u.cachedInputTokens,
-    'gen_ai.usage.cache_creation.input_tokens': u.cacheWriteTokens,
   };
+  // Only when there are any: every attribute is an object per span in the export.
+  if (u.cachedInputTokens > 0) a['gen_ai.usage.cache_read.input_tokens'] = u.cachedInputTokens;
+  if (u.cacheWriteTokens > 0) a['gen_ai.usage.cache_creation.input_tokens'] = u.cacheWriteTokens;
+  return a;
 }
 
 function fail(span: Span, err: unknown): void {

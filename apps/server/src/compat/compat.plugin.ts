@@ -144,6 +144,7 @@ async function pipeStream(
         userId: req.principalUserId,
         keyId: req.principalKeyId,
         model: req.logModel,
+        traceId: req.traceId,
         stream: true,
       },
       'request',
