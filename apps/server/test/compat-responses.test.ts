@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CompatEnv, startCompatEnv } from './compat-fixtures.ts';
+import { parseSamples, sampleValue } from './metrics-text.ts';
 
 let env: CompatEnv;
 
@@ -274,6 +275,28 @@ describe('stored responses', () => {
     });
     expect(unstored).toMatchObject({ store: false });
     await expect(env.openai.responses.retrieve(unstored.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('counts each route by its template in the HTTP metrics', async () => {
+    const r = await env.openai.responses.create({ model: 'mock-echo', input: 'count me' });
+    await env.openai.responses.retrieve(r.id);
+    await env.openai.responses.delete(r.id);
+    await env.anthropic.messages.countTokens({
+      model: 'mock-echo',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    const res = await env.s.app.inject({ method: 'GET', url: '/metrics' });
+    const samples = parseSamples(res.body);
+    const count = (route: string, method: string) =>
+      sampleValue(samples, 'tollgate_http_request_duration_seconds_count', {
+        route,
+        method,
+        status: '200',
+      });
+    expect(count('/v1/responses', 'POST')).toBeGreaterThanOrEqual(1);
+    expect(count('/v1/responses/{id}', 'GET')).toBeGreaterThanOrEqual(1);
+    expect(count('/v1/responses/{id}', 'DELETE')).toBeGreaterThanOrEqual(1);
+    expect(count('/v1/messages/count_tokens', 'POST')).toBeGreaterThanOrEqual(1);
   });
 
   it("someone else's response id is a 404, as previous_response_id too", async () => {
