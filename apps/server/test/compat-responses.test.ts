@@ -253,6 +253,81 @@ describe('POST /v1/responses to an Anthropic model (translated both ways)', () =
     expect(fetched.output_text).toBe('It is warm.');
   });
 
+  it('carries Anthropic thinking as reasoning items and back, signatures intact', async () => {
+    env.fake.script('POST /v1/messages', [
+      { toolCalls: [{ id: 'toolu_r', name: 'get_weather', arguments: '{"city":"Kyiv"}' }] },
+    ]);
+    const first = await env.openai.responses.create({
+      model: 'an-sonnet',
+      input: 'weather in Kyiv?',
+      tools: [weatherTool],
+      reasoning: { effort: 'low' },
+    });
+    expect(lastBody('POST /v1/messages')).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+    });
+    const [reasoning, call] = first.output;
+    expect(reasoning).toMatchObject({
+      type: 'reasoning',
+      summary: [{ type: 'summary_text', text: 'Thinking about: weather in Kyiv?' }],
+    });
+    expect(call).toMatchObject({ type: 'function_call', call_id: 'toolu_r' });
+
+    // The next turn sends the thinking block back first, as Anthropic requires; the fake upstream
+    // refuses a changed signature with a 400.
+    const second = await env.openai.responses.create({
+      model: 'an-sonnet',
+      previous_response_id: first.id,
+      input: [{ type: 'function_call_output', call_id: 'toolu_r', output: 'snow' }],
+      reasoning: { effort: 'low' },
+    });
+    expect(second.status).toBe('completed');
+    const assistant = (lastBody('POST /v1/messages').messages as Json[])[1];
+    expect(assistant?.content).toMatchObject([
+      {
+        type: 'thinking',
+        thinking: 'Thinking about: weather in Kyiv?',
+        signature: expect.any(String),
+      },
+      { type: 'tool_use', id: 'toolu_r' },
+    ]);
+  });
+
+  it('streams thinking as reasoning summary events and round-trips it', async () => {
+    env.fake.script('POST /v1/messages', [{ stream: ['Sunny', '.'] }]);
+    const stream = env.openai.responses.stream({
+      model: 'an-sonnet',
+      input: 'is it sunny?',
+      reasoning: { effort: 'medium' },
+    });
+    let summary = '';
+    stream.on('response.reasoning_summary_text.delta', (e) => {
+      summary += e.delta;
+    });
+    const final = await stream.finalResponse();
+    expect(summary).toBe('Thinking about: is it sunny?');
+    expect(final.output_text).toBe('Sunny.');
+    expect(final.output[0]).toMatchObject({
+      type: 'reasoning',
+      encrypted_content: expect.any(String),
+    });
+
+    const follow = await env.openai.responses
+      .stream({
+        model: 'an-sonnet',
+        previous_response_id: final.id,
+        input: 'and tomorrow?',
+        reasoning: { effort: 'medium' },
+      })
+      .finalResponse();
+    expect(follow.status).toBe('completed');
+    const assistant = (lastBody('POST /v1/messages').messages as Json[])[1];
+    expect((assistant?.content as Json[] | undefined)?.[0]).toMatchObject({
+      type: 'thinking',
+      thinking: 'Thinking about: is it sunny?',
+    });
+  });
+
   it('answers a mock model offline', async () => {
     const r = await env.openai.responses.create({ model: 'mock-echo', input: 'echo me' });
     expect(r.output_text).toBe('echo me');

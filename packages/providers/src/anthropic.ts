@@ -23,6 +23,7 @@ import type {
   EmbeddingResponse,
   FinishReason,
   Provider,
+  ReasoningBlock,
   StreamEvent,
   ToolCall,
   ToolChoice,
@@ -160,7 +161,13 @@ export function toAnthropicParams(req: ChatRequest): MessageCreateParams {
         push('user', userBlocks(m.content));
         break;
       case 'assistant': {
-        const blocks: ContentBlockParam[] = [];
+        // Thinking first, verbatim: the API checks each block's signature.
+        const blocks: ContentBlockParam[] = (m.reasoning ?? []).map(
+          (r): ContentBlockParam =>
+            r.type === 'thinking'
+              ? { type: 'thinking', thinking: r.thinking, signature: r.signature }
+              : { type: 'redacted_thinking', data: r.data },
+        );
         const text = textOf(m.content);
         if (text !== '') blocks.push({ type: 'text', text });
         for (const c of m.tool_calls ?? []) {
@@ -211,6 +218,11 @@ export function toAnthropicParams(req: ChatRequest): MessageCreateParams {
   }
   if (req.tool_choice !== undefined && p.tools) p.tool_choice = toToolChoice(req.tool_choice);
   if (req.user !== undefined) p.metadata = { user_id: req.user };
+  if (req.reasoning !== undefined) {
+    // Anthropic wants budget_tokens ≥ 1024 and below max_tokens: the budget yields to the limit.
+    const budget = Math.min(req.reasoning.budgetTokens, p.max_tokens - 1);
+    if (budget >= 1024) p.thinking = { type: 'enabled', budget_tokens: budget };
+  }
   return p;
 }
 
@@ -219,8 +231,13 @@ export function fromAnthropicMessage(msg: Message): ChatResponse {
   let text = '';
   let hasText = false;
   const toolCalls: ToolCall[] = [];
+  const reasoning: ReasoningBlock[] = [];
   for (const block of msg.content) {
-    if (block.type === 'text') {
+    if (block.type === 'thinking') {
+      reasoning.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+    } else if (block.type === 'redacted_thinking') {
+      reasoning.push({ type: 'redacted_thinking', data: block.data });
+    } else if (block.type === 'text') {
       text += block.text;
       hasText = true;
     } else if (block.type === 'tool_use') {
@@ -237,6 +254,7 @@ export function fromAnthropicMessage(msg: Message): ChatResponse {
     toolCalls,
     ...anthropicFinish(msg.stop_reason, msg.stop_sequence),
     usage: normalizeAnthropicUsage(msg.usage),
+    ...(reasoning.length > 0 ? { reasoning } : {}),
   };
 }
 
@@ -246,6 +264,8 @@ export function fromAnthropicMessage(msg: Message): ChatResponse {
  */
 export function createAnthropicStreamMapper(): (e: RawMessageStreamEvent) => StreamEvent[] {
   const toolIndex = new Map<number, number>();
+  // content-block index → reasoning index (0, 1, … over thinking blocks only).
+  const reasoningIndex = new Map<number, number>();
   let usage: UsageFields = {};
   return (e) => {
     switch (e.type) {
@@ -260,6 +280,19 @@ export function createAnthropicStreamMapper(): (e: RawMessageStreamEvent) => Str
           return [{ type: 'delta', toolCalls: [{ index, id: b.id, name: b.name, arguments: '' }] }];
         }
         if (b.type === 'text' && b.text !== '') return [{ type: 'delta', content: b.text }];
+        if (b.type === 'thinking' || b.type === 'redacted_thinking') {
+          const index = reasoningIndex.size;
+          reasoningIndex.set(e.index, index);
+          return [
+            {
+              type: 'delta',
+              reasoning:
+                b.type === 'thinking'
+                  ? { index, type: 'thinking', thinking: b.thinking, signature: b.signature }
+                  : { index, type: 'redacted_thinking', data: b.data },
+            },
+          ];
+        }
         return [];
       }
       case 'content_block_delta': {
@@ -270,6 +303,19 @@ export function createAnthropicStreamMapper(): (e: RawMessageStreamEvent) => Str
           const index = toolIndex.get(e.index);
           if (index === undefined || d.partial_json === '') return [];
           return [{ type: 'delta', toolCalls: [{ index, arguments: d.partial_json }] }];
+        }
+        if (d.type === 'thinking_delta' || d.type === 'signature_delta') {
+          const index = reasoningIndex.get(e.index);
+          if (index === undefined) return [];
+          return [
+            {
+              type: 'delta',
+              reasoning:
+                d.type === 'thinking_delta'
+                  ? { index, type: 'thinking', thinking: d.thinking }
+                  : { index, type: 'thinking', signature: d.signature },
+            },
+          ];
         }
         return [];
       }

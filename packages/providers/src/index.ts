@@ -38,6 +38,8 @@ export type {
   ProviderErrorKind,
   ProviderName,
   ProviderRegistry,
+  ReasoningBlock,
+  ReasoningDelta,
   ResponseFormat,
   StreamEvent,
   ToolCall,

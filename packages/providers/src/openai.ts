@@ -70,11 +70,23 @@ export function mapOpenAIFinish(reason: string | null | undefined): FinishReason
   }
 }
 
+/** Canonical messages minus what chat completions has no field for (another model's reasoning). */
+function chatMessages(messages: ChatRequest['messages']): ChatCompletionMessageParam[] {
+  // The canonical shape is OpenAI's own, so messages pass through unchanged unless one carries
+  // reasoning blocks (api.openai.com refuses unknown message fields).
+  if (!messages.some((m) => m.role === 'assistant' && m.reasoning !== undefined))
+    return messages as ChatCompletionMessageParam[];
+  return messages.map((m) => {
+    if (m.role !== 'assistant' || m.reasoning === undefined) return m;
+    const { reasoning: _r, ...rest } = m;
+    return rest;
+  }) as ChatCompletionMessageParam[];
+}
+
 function toParams(req: ChatRequest, useCompletionTokens: boolean): ChatCompletionCreateParams {
   const p: ChatCompletionCreateParams = {
     model: req.model,
-    // The canonical shape is OpenAI's own, so messages pass through unchanged.
-    messages: req.messages as ChatCompletionMessageParam[],
+    messages: chatMessages(req.messages),
   };
   if (req.temperature !== undefined) p.temperature = req.temperature;
   if (req.top_p !== undefined) p.top_p = req.top_p;

@@ -18,8 +18,32 @@ export type ContentPart =
 export type ChatMessage =
   | { role: 'system' | 'developer'; content: string | ContentPart[]; name?: string }
   | { role: 'user'; content: string | ContentPart[]; name?: string }
-  | { role: 'assistant'; content: string | null; tool_calls?: ToolCall[]; name?: string }
+  | {
+      role: 'assistant';
+      content: string | null;
+      tool_calls?: ToolCall[];
+      name?: string;
+      /**
+       * The turn's reasoning as the model gave it (Anthropic thinking blocks with signatures),
+       * sent back to a provider that takes it; never sent to OpenAI chat completions.
+       */
+      reasoning?: ReasoningBlock[];
+    }
   | { role: 'tool'; content: string; tool_call_id: string };
+
+/** A reasoning block kept verbatim (its signature must come back unchanged). */
+export type ReasoningBlock =
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'redacted_thinking'; data: string };
+
+/** A fragment of a reasoning block in a stream; `index` groups fragments of one block. */
+export type ReasoningDelta = {
+  index: number;
+  type: 'thinking' | 'redacted_thinking';
+  thinking?: string;
+  signature?: string;
+  data?: string;
+};
 
 export type ToolDefinition = {
   type: 'function';
@@ -52,6 +76,8 @@ export type ChatRequest = {
   tool_choice?: ToolChoice;
   response_format?: ResponseFormat;
   user?: string;
+  /** Extended reasoning with this token budget, where the provider has it (Anthropic thinking). */
+  reasoning?: { budgetTokens: number };
   /**
    * The caller's own wire body, for when the provider that serves the call speaks that same wire:
    * it is then sent as is (model replaced), so fields the canonical shape has no place for
@@ -100,6 +126,8 @@ export type ChatResponse = {
    */
   stopSequence?: string;
   usage: Usage;
+  /** Reasoning blocks before the answer (Anthropic thinking), verbatim. */
+  reasoning?: ReasoningBlock[];
   /** The upstream's own answer, when the call went out natively (ChatRequest.native). */
   raw?: unknown;
 };
@@ -113,7 +141,7 @@ export type ToolCallDelta = {
 };
 
 export type StreamEvent =
-  | { type: 'delta'; content?: string; toolCalls?: ToolCallDelta[] }
+  | { type: 'delta'; content?: string; toolCalls?: ToolCallDelta[]; reasoning?: ReasoningDelta }
   /** `stopSequence` as in ChatResponse. */
   | { type: 'finish'; finishReason: FinishReason; stopSequence?: string }
   /** Sent once, when the upstream reports usage (usually last). */

@@ -156,6 +156,18 @@ function fail(span: Span, err: unknown): void {
   });
 }
 
+/** Runs `fn` as the span's work: a failure marks the span, the span ends either way. */
+async function inSpan<T>(span: Span, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    fail(span, e);
+    throw e;
+  } finally {
+    span.end();
+  }
+}
+
 /** A provider whose every call is a GenAI client span, its traceparent sent upstream. */
 function tracedProvider(inner: Provider, tracer: Tracer): Provider {
   const start = (
@@ -184,18 +196,13 @@ function tracedProvider(inner: Provider, tracer: Tracer): Provider {
   };
   const traced: Provider = {
     name: inner.name,
-    async chat(req: ChatRequest, opts: CallOptions) {
+    chat(req: ChatRequest, opts: CallOptions) {
       const span = start('chat', req, chatAttributes(req));
-      try {
+      return inSpan(span, async () => {
         const r = await inner.chat(withParent(req, span), opts);
         done(span, r);
         return r;
-      } catch (e) {
-        fail(span, e);
-        throw e;
-      } finally {
-        span.end();
-      }
+      });
     },
     async *chatStream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamEvent> {
       const span = start('chat', req, { ...chatAttributes(req), 'gen_ai.request.stream': true });
@@ -213,18 +220,13 @@ function tracedProvider(inner: Provider, tracer: Tracer): Provider {
         span.end();
       }
     },
-    async embed(req: EmbeddingRequest, opts: CallOptions) {
+    embed(req: EmbeddingRequest, opts: CallOptions) {
       const span = start('embeddings', req, {});
-      try {
+      return inSpan(span, async () => {
         const r = await inner.embed(req, opts);
         span.setAttribute('gen_ai.usage.input_tokens', r.usage.inputTokens);
         return r;
-      } catch (e) {
-        fail(span, e);
-        throw e;
-      } finally {
-        span.end();
-      }
+      });
     },
   };
   if (inner.countTokens) traced.countTokens = inner.countTokens.bind(inner);

@@ -5,6 +5,7 @@ import type {
   ChatRequest,
   ContentPart,
   FinishReason,
+  ReasoningBlock,
   ToolCall,
   Usage,
 } from '@tollgate/providers';
@@ -23,6 +24,57 @@ const hex = (n: number) => randomBytes(n).toString('hex');
 
 /** Tollgate's own response id (the upstream's is never shown: GET and DELETE use ours). */
 export const newResponseId = (): string => `resp_${hex(24)}`;
+
+/*
+ * Reasoning of a translated provider (Anthropic thinking blocks, signatures included) travels in a
+ * reasoning item's `encrypted_content`, as OpenAI's own reasoning does: opaque to the client, sent
+ * back with the next turn, and restored verbatim (the thinking text is also its summary).
+ */
+const REASONING_PREFIX = 'tgr1:';
+
+export function encodeReasoning(blocks: ReasoningBlock[]): string {
+  return REASONING_PREFIX + Buffer.from(JSON.stringify(blocks)).toString('base64url');
+}
+
+/** Blocks from a reasoning item Tollgate produced; anything else (OpenAI's own) is not ours. */
+export function decodeReasoning(encrypted: string | null | undefined): ReasoningBlock[] {
+  if (!encrypted?.startsWith(REASONING_PREFIX)) return [];
+  try {
+    const v: unknown = JSON.parse(
+      Buffer.from(encrypted.slice(REASONING_PREFIX.length), 'base64url').toString('utf8'),
+    );
+    if (!Array.isArray(v)) return [];
+    return v.filter(
+      (b): b is ReasoningBlock =>
+        (b?.type === 'thinking' &&
+          typeof b.thinking === 'string' &&
+          typeof b.signature === 'string') ||
+        (b?.type === 'redacted_thinking' && typeof b.data === 'string'),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Responses `reasoning.effort` → a thinking budget for providers that take one. */
+const EFFORT_BUDGET: Record<string, number> = {
+  minimal: 1024,
+  low: 2048,
+  medium: 8192,
+  high: 24576,
+};
+
+function reasoningItem(id: string, block: ReasoningBlock): Json {
+  return {
+    id,
+    type: 'reasoning',
+    summary:
+      block.type === 'thinking' && block.thinking !== ''
+        ? [{ type: 'summary_text', text: block.thinking }]
+        : [],
+    encrypted_content: encodeReasoning([block]),
+  };
+}
 
 /** A string input is one user message. */
 export function inputItems(input: ResponsesBody['input']): ResponseInputItem[] {
@@ -69,6 +121,13 @@ function outputText(
 export function responsesToCanonical(body: ResponsesBody, items: ResponseInputItem[]): ChatRequest {
   const messages: ChatMessage[] = [];
   if (body.instructions) messages.push({ role: 'system', content: body.instructions });
+  // Reasoning items precede the assistant output they led to: they join its message.
+  let pending: ReasoningBlock[] = [];
+  const withReasoning = (m: Extract<ChatMessage, { role: 'assistant' }>) => {
+    if (pending.length > 0) m.reasoning = [...(m.reasoning ?? []), ...pending];
+    pending = [];
+    return m;
+  };
   for (const item of items) {
     if (item.type === 'function_call') {
       const call: ToolCall = {
@@ -77,15 +136,17 @@ export function responsesToCanonical(body: ResponsesBody, items: ResponseInputIt
         function: { name: item.name, arguments: item.arguments },
       };
       const last = messages.at(-1);
-      if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
-      else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+      if (last?.role === 'assistant' && pending.length === 0)
+        last.tool_calls = [...(last.tool_calls ?? []), call];
+      else messages.push(withReasoning({ role: 'assistant', content: null, tool_calls: [call] }));
     } else if (item.type === 'function_call_output') {
       messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputText(item.output) });
     } else if (item.type === 'reasoning') {
-      // no canonical place (see above)
+      pending.push(...decodeReasoning(item.encrypted_content));
     } else {
       const { text, parts } = partsOf(item.content);
-      if (item.role === 'assistant') messages.push({ role: 'assistant', content: text });
+      if (item.role === 'assistant')
+        messages.push(withReasoning({ role: 'assistant', content: text }));
       else if (item.role === 'user')
         messages.push({
           role: 'user',
@@ -95,9 +156,12 @@ export function responsesToCanonical(body: ResponsesBody, items: ResponseInputIt
     }
   }
   const format = body.text?.format;
+  const effort = (body.reasoning as { effort?: unknown } | null | undefined)?.effort;
+  const budget = typeof effort === 'string' ? EFFORT_BUDGET[effort] : undefined;
   return {
     model: body.model,
     messages,
+    ...(budget !== undefined ? { reasoning: { budgetTokens: budget } } : {}),
     ...(body.max_output_tokens != null ? { max_tokens: body.max_output_tokens } : {}),
     ...(body.temperature != null ? { temperature: body.temperature } : {}),
     ...(body.top_p != null ? { top_p: body.top_p } : {}),
@@ -239,9 +303,15 @@ function functionCallItem(id: string, call: ToolCall, status: 'in_progress' | 'c
 /** A canonical answer → the Response object. */
 export function toResponseObject(
   f: ResponseFrame,
-  r: { content: string | null; toolCalls: ToolCall[]; finishReason: FinishReason; usage: Usage },
+  r: {
+    content: string | null;
+    toolCalls: ToolCall[];
+    finishReason: FinishReason;
+    usage: Usage;
+    reasoning?: ReasoningBlock[] | undefined;
+  },
 ): Json {
-  const output: Json[] = [];
+  const output: Json[] = (r.reasoning ?? []).map((b) => reasoningItem(`rs_${hex(24)}`, b));
   if (r.content !== null && (r.content !== '' || r.toolCalls.length === 0))
     output.push(messageItem(`msg_${hex(24)}`, r.content, 'completed'));
   for (const c of r.toolCalls) output.push(functionCallItem(`fc_${hex(24)}`, c, 'completed'));
@@ -306,7 +376,16 @@ export function createResponsesStreamEncoder(f: ResponseFrame): ResponsesStreamE
   let open:
     | { kind: 'text'; index: number; id: string; text: string }
     | { kind: 'tool'; index: number; id: string; toolIndex: number; call: ToolCall }
+    | {
+        kind: 'reasoning';
+        index: number;
+        id: string;
+        reasoningIndex: number;
+        block: ReasoningBlock;
+        partOpen: boolean;
+      }
     | undefined;
+  const reasoningSeen = new Set<number>();
   const calls = new Map<number, { index: number; id: string; call: ToolCall }>();
   let finish: FinishReason | undefined;
   let usage: Usage | undefined;
@@ -316,6 +395,30 @@ export function createResponsesStreamEncoder(f: ResponseFrame): ResponsesStreamE
     if (!open) return [];
     const o = open;
     open = undefined;
+    if (o.kind === 'reasoning') {
+      const item = reasoningItem(o.id, o.block);
+      output[o.index] = item;
+      const frames: string[] = [];
+      if (o.partOpen && o.block.type === 'thinking') {
+        const part = { type: 'summary_text', text: o.block.thinking };
+        frames.push(
+          ev('response.reasoning_summary_text.done', {
+            item_id: o.id,
+            output_index: o.index,
+            summary_index: 0,
+            text: o.block.thinking,
+          }),
+          ev('response.reasoning_summary_part.done', {
+            item_id: o.id,
+            output_index: o.index,
+            summary_index: 0,
+            part,
+          }),
+        );
+      }
+      frames.push(ev('response.output_item.done', { output_index: o.index, item }));
+      return frames;
+    }
     if (o.kind === 'text') {
       const item = messageItem(o.id, o.text, 'completed');
       output[o.index] = item;
@@ -361,6 +464,53 @@ export function createResponsesStreamEncoder(f: ResponseFrame): ResponsesStreamE
       const frames: string[] = [];
       switch (e.type) {
         case 'delta': {
+          const r = e.reasoning;
+          if (r) {
+            if (!reasoningSeen.has(r.index)) {
+              reasoningSeen.add(r.index);
+              frames.push(...close());
+              const index = output.length;
+              open = {
+                kind: 'reasoning',
+                index,
+                id: `rs_${hex(24)}`,
+                reasoningIndex: r.index,
+                block:
+                  r.type === 'thinking'
+                    ? { type: 'thinking', thinking: '', signature: '' }
+                    : { type: 'redacted_thinking', data: r.data ?? '' },
+                partOpen: false,
+              };
+              const item = { id: open.id, type: 'reasoning', summary: [] };
+              output.push(item);
+              frames.push(ev('response.output_item.added', { output_index: index, item }));
+            }
+            if (open?.kind === 'reasoning' && open.block.type === 'thinking') {
+              if (r.signature) open.block.signature += r.signature;
+              if (r.thinking) {
+                if (!open.partOpen) {
+                  open.partOpen = true;
+                  frames.push(
+                    ev('response.reasoning_summary_part.added', {
+                      item_id: open.id,
+                      output_index: open.index,
+                      summary_index: 0,
+                      part: { type: 'summary_text', text: '' },
+                    }),
+                  );
+                }
+                open.block.thinking += r.thinking;
+                frames.push(
+                  ev('response.reasoning_summary_text.delta', {
+                    item_id: open.id,
+                    output_index: open.index,
+                    summary_index: 0,
+                    delta: r.thinking,
+                  }),
+                );
+              }
+            }
+          }
           if (e.content) {
             if (open?.kind !== 'text') {
               frames.push(...close());
