@@ -59,6 +59,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
           keyId: req.principalKeyId,
           model: req.logModel,
           traceId: req.traceId,
+          ...(req.logStream ? { stream: true } : {}),
         },
         'request',
       );

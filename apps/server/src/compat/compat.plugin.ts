@@ -15,7 +15,6 @@ import {
 import type { ChatRequest } from '@tollgate/providers';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { routeLabel } from '../metrics-routes.ts';
 import { rememberPrincipal } from '../request-principal.ts';
 import { traceHeaders } from '../tracing-hooks.ts';
 import {
@@ -119,7 +118,6 @@ function callContext(
 
 /** Streams gateway events through a surface encoder; a failure after the first byte goes in-band. */
 async function pipeStream(
-  deps: Deps,
   req: FastifyRequest,
   reply: FastifyReply,
   stream: GatewayStream,
@@ -128,28 +126,9 @@ async function pipeStream(
   errorFrame: (e: CompatError) => string,
 ): Promise<void> {
   const log = req.log;
-  // A hijacked reply skips onResponse: the duration metric and the log line are ours to write.
-  reply.raw.once('close', () => {
-    const status = String(reply.raw.statusCode);
-    deps.metrics.httpRequestDuration.observe(
-      { route: routeLabel(req), method: 'POST', status },
-      reply.elapsedTime / 1000,
-    );
-    log.info(
-      {
-        method: req.method,
-        route: routeLabel(req),
-        status: reply.raw.statusCode,
-        latencyMs: Math.round(reply.elapsedTime * 100) / 100,
-        userId: req.principalUserId,
-        keyId: req.principalKeyId,
-        model: req.logModel,
-        traceId: req.traceId,
-        stream: true,
-      },
-      'request',
-    );
-  });
+  // A hijacked reply still runs onResponse when its socket closes: the duration metric and the
+  // request line are written there, once (app.ts, metrics-routes.ts).
+  req.logStream = true;
   const sse = openSse(reply);
   try {
     if (!(await sse.write(enc.start()))) return;
@@ -284,7 +263,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       created: stream.created,
       includeUsage: body.stream_options?.include_usage === true,
     });
-    await pipeStream(deps, req, reply, stream, ac.signal, enc, (e) => sseData(openaiErrorBody(e)));
+    await pipeStream(req, reply, stream, ac.signal, enc, (e) => sseData(openaiErrorBody(e)));
     return reply;
   });
 
@@ -338,7 +317,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
             id: messageId(undefined, stream.requestId),
             model: stream.model,
           });
-    await pipeStream(deps, req, reply, stream, ac.signal, enc, (e) =>
+    await pipeStream(req, reply, stream, ac.signal, enc, (e) =>
       sseEvent('error', anthropicErrorBody(e)),
     );
     return reply;
@@ -357,7 +336,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     clientAbort,
     callContext,
     pipeStream: (req, reply, stream, signal, enc, errorFrame) =>
-      pipeStream(deps, req, reply, stream, signal, enc, errorFrame),
+      pipeStream(req, reply, stream, signal, enc, errorFrame),
   };
   registerAnthropicExtras(app, kit);
   registerResponsesRoutes(app, kit);
