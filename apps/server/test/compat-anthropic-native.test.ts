@@ -14,7 +14,7 @@ beforeAll(async () => {
   await upsertModel(env.s.deps, {
     name: 'an-cached',
     provider: 'anthropic',
-    upstreamModel: 'claude-sonnet-4-5',
+    upstreamModel: 'claude-sonnet-4-6',
     kind: 'chat',
     inputPricePerMTok: '3',
     outputPricePerMTok: '15',
@@ -45,7 +45,7 @@ describe('POST /v1/messages/count_tokens (anthropic.messages.countTokens)', () =
     const upstream = env.fake.requests('POST /v1/messages/count_tokens');
     expect(upstream).toHaveLength(1);
     expect(upstream[0]?.body).toMatchObject({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       system: 'be brief',
       tools,
     });

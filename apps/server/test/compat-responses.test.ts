@@ -194,7 +194,7 @@ describe('POST /v1/responses to an Anthropic model (translated both ways)', () =
       arguments: '{"city":"Rome"}',
     });
     expect(lastBody('POST /v1/messages')).toMatchObject({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       system: 'be brief',
       max_tokens: 300,
       tools: [{ name: 'get_weather', input_schema: weatherTool.parameters }],
