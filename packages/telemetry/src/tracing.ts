@@ -1,19 +1,5 @@
-import {
-  type Attributes,
-  type Context,
-  defaultTextMapGetter,
-  defaultTextMapSetter,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  type Tracer,
-  trace,
-} from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { createRequire } from 'node:module';
+import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
 import type {
   CallOptions,
   ChatRequest,
@@ -32,7 +18,30 @@ import type {
  * upstream. Parents travel explicitly (a traceparent header on the canonical request), not
  * through an async-context manager: with tracing off nothing here runs at all, and with it on
  * no AsyncLocalStorage hop is paid per await.
+ *
+ * The OpenTelemetry packages are loaded only when tracing is on (their import cost ~0.5 s of start
+ * per process on a loaded 2-core machine): synchronously, through require() of their CommonJS
+ * builds, so createDeps() stays synchronous.
  */
+
+type Otel = {
+  api: typeof import('@opentelemetry/api');
+  core: typeof import('@opentelemetry/core');
+  exporter: typeof import('@opentelemetry/exporter-trace-otlp-http');
+  resources: typeof import('@opentelemetry/resources');
+  sdk: typeof import('@opentelemetry/sdk-trace');
+};
+
+function loadOtel(): Otel {
+  const require = createRequire(import.meta.url);
+  return {
+    api: require('@opentelemetry/api'),
+    core: require('@opentelemetry/core'),
+    exporter: require('@opentelemetry/exporter-trace-otlp-http'),
+    resources: require('@opentelemetry/resources'),
+    sdk: require('@opentelemetry/sdk-trace'),
+  };
+}
 
 /** A span handle (for callers that keep a request's server span). */
 export type TraceSpan = Span;
@@ -57,15 +66,30 @@ export type TracingOptions = {
   serviceVersion?: string;
 };
 
-const propagator = new W3CTraceContextPropagator();
+type Loaded = Otel & { propagator: InstanceType<Otel['core']['W3CTraceContextPropagator']> };
+
+// The packages once loaded: the same modules for every Tracing of the process.
+let loaded: Loaded | undefined;
+
+function otel(): Loaded {
+  if (!loaded) {
+    const m = loadOtel();
+    loaded = { ...m, propagator: new m.core.W3CTraceContextPropagator() };
+  }
+  return loaded;
+}
 
 function contextFrom(carrier: Record<string, unknown> | undefined): Context {
-  return carrier ? propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter) : ROOT_CONTEXT;
+  const { api, propagator } = otel();
+  return carrier
+    ? propagator.extract(api.ROOT_CONTEXT, carrier, api.defaultTextMapGetter)
+    : api.ROOT_CONTEXT;
 }
 
 function traceparent(span: Span): string {
+  const { api, propagator } = otel();
   const carrier: Record<string, string> = {};
-  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+  propagator.inject(api.trace.setSpan(api.ROOT_CONTEXT, span), carrier, api.defaultTextMapSetter);
   return carrier.traceparent ?? '';
 }
 
@@ -73,16 +97,19 @@ function traceparent(span: Span): string {
 export function createTracing(opts: TracingOptions | { endpoint: undefined }): Tracing | undefined {
   if (opts.endpoint === undefined) return undefined;
   const o = opts as TracingOptions;
-  const exporter = new OTLPTraceExporter({ url: `${o.endpoint.replace(/\/+$/, '')}/v1/traces` });
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({
+  const { api, exporter: otlp, resources, sdk } = otel();
+  const exporter = new otlp.OTLPTraceExporter({
+    url: `${o.endpoint.replace(/\/+$/, '')}/v1/traces`,
+  });
+  const provider = new sdk.TracerProvider({
+    resource: resources.resourceFromAttributes({
       'service.name': o.serviceName ?? 'tollgate',
       ...(o.serviceVersion ? { 'service.version': o.serviceVersion } : {}),
     }),
     // Exported in large batches off the request path: fewer, bigger export requests cost less
     // per span; the queue holds a few seconds of a busy process's spans (two per model call).
     spanProcessors: [
-      new BatchSpanProcessor({
+      new sdk.BatchSpanProcessor({
         exporter,
         scheduledDelayMillis: 1000,
         maxExportBatchSize: 2048,
@@ -96,7 +123,7 @@ export function createTracing(opts: TracingOptions | { endpoint: undefined }): T
       return tracer.startSpan(
         method,
         {
-          kind: SpanKind.SERVER,
+          kind: api.SpanKind.SERVER,
           attributes: { 'http.request.method': method, 'url.path': path },
         },
         contextFrom(headers),
@@ -105,7 +132,7 @@ export function createTracing(opts: TracingOptions | { endpoint: undefined }): T
     endServerSpan(span, method, route, status) {
       span.updateName(`${method} ${route}`);
       span.setAttributes({ 'http.route': route, 'http.response.status_code': status });
-      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      if (status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR });
       span.end();
     },
     traceparentOf: traceparent,
@@ -151,7 +178,7 @@ function fail(span: Span, err: unknown): void {
   const kind = (err as { kind?: unknown } | null)?.kind;
   span.setAttribute('error.type', typeof kind === 'string' ? kind : 'error');
   span.setStatus({
-    code: SpanStatusCode.ERROR,
+    code: otel().api.SpanStatusCode.ERROR,
     message: err instanceof Error ? err.message : String(err),
   });
 }
@@ -178,7 +205,7 @@ function tracedProvider(inner: Provider, tracer: Tracer): Provider {
     tracer.startSpan(
       `${op} ${req.model}`,
       {
-        kind: SpanKind.CLIENT,
+        kind: otel().api.SpanKind.CLIENT,
         attributes: { ...requestAttributes(op, inner.name, req.model), ...extra },
       },
       contextFrom(req.headers),
