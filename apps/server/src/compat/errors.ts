@@ -96,7 +96,7 @@ function fastifyClientError(e: unknown): CompatError | undefined {
     return {
       status: 413,
       code: 'payload_too_large',
-      message: 'request body exceeds the 20 MiB limit',
+      message: 'request body too large: 20 MiB for model calls, 200 MiB for file uploads',
       param: null,
       retryAfter: undefined,
     };
