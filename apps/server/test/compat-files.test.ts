@@ -95,6 +95,26 @@ describe('OpenAI Files through the official openai SDK', () => {
     expect(await fileCount()).toBe(before);
   });
 
+  it("needs the 'batches' scope, not 'gateway'", async () => {
+    const batchesOnly = await createTestUser(env.s.testDb.db, { scopes: ['batches'] });
+    const gatewayOnly = await createTestUser(env.s.testDb.db, { scopes: ['gateway'] });
+    const ok = new OpenAI({ apiKey: batchesOnly.apiKey, baseURL: `${env.url}/v1`, maxRetries: 0 });
+    const refused = new OpenAI({
+      apiKey: gatewayOnly.apiKey,
+      baseURL: `${env.url}/v1`,
+      maxRetries: 0,
+    });
+    const f = await ok.files.create({
+      file: await toFile(Buffer.from(jsonl), 'scoped.jsonl'),
+      purpose: 'batch',
+    });
+    expect(f.id).toMatch(/^file-/);
+    await expect(refused.files.list()).rejects.toMatchObject({
+      status: 403,
+      error: { type: 'permission_error' },
+    });
+  });
+
   it('needs credentials', async () => {
     const res = await fetch(`${env.url}/v1/files`, { method: 'GET' });
     expect(res.status).toBe(401);

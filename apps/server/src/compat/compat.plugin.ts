@@ -196,12 +196,14 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       return sendError(reply, surface, compatError(p.reason, invalidReasonMessages[p.reason]));
     }
     rememberPrincipal(req, p);
-    if (!hasScope(p, 'gateway')) {
+    // OpenAI Files serve batch work: the `batches` scope (PRODUCT.md "Key scopes"), not `gateway`.
+    const scope = req.url.startsWith('/v1/files') ? 'batches' : 'gateway';
+    if (!hasScope(p, scope)) {
       deps.metrics.rejections.inc({ reason: 'auth' });
       return sendError(
         reply,
         surface,
-        compatError('forbidden', "API key lacks the 'gateway' scope"),
+        compatError('forbidden', `API key lacks the '${scope}' scope`),
       );
     }
     principals.set(req, p);
