@@ -167,14 +167,47 @@ export async function startTargets(opts: TollgateOptions = {}) {
   // 3. Tollgate on its own embedded Postgres, one server process, request logging on.
   const tg = await startTollgate(upstreamUrl, opts);
   children.push(tg.process.child);
+  const { url: tgUrl, adminKey } = tg;
+  // The same calls under limits that never trigger: a key budget per day and month, RPM, TPM.
+  const limited = (await api(tgUrl, '/api/keys', 'POST', adminKey, {
+    name: 'bench-limits',
+    rpmLimit: 1_000_000_000,
+    tpmLimit: 2_000_000_000,
+  })) as { key: string; id: string };
+  for (const period of ['day', 'month']) {
+    await api(tgUrl, '/api/budgets', 'PUT', adminKey, {
+      scope: 'key',
+      targetId: limited.id,
+      period,
+      amountUsd: '1000000',
+    });
+  }
+  // Every call of this key is the same request: after the first, each one is a cache hit.
+  const cached = (await api(tgUrl, '/api/keys', 'POST', adminKey, {
+    name: 'bench-cache',
+    cache: true,
+  })) as { key: string };
+  const health = { pid: tg.target.pid };
 
   const targets: Target[] = [
     { name: 'upstream', url: upstreamUrl, pid: fake.child.pid ?? 0, headers: {} },
     { name: 'floor', url: proxyUrl, pid: proxy.child.pid ?? 0, headers: {} },
     tg.target,
+    {
+      name: 'tollgate+limits',
+      url: tgUrl,
+      pid: health.pid,
+      headers: { authorization: `Bearer ${limited.key}` },
+    },
+    {
+      name: 'tollgate cache hit',
+      url: tgUrl,
+      pid: health.pid,
+      headers: { authorization: `Bearer ${cached.key}` },
+    },
   ];
 
-  return { targets, tollgate: tg.process, tollgatePid: tg.target.pid, stopAll };
+  return { targets, tollgate: tg.process, tollgatePid: health.pid, stopAll };
 }
 
 /**
@@ -205,29 +238,28 @@ export async function startTollgate(
     /listening on (http:\/\/\S+)/,
   );
   process.on('exit', () => tg.child.kill('SIGTERM'));
-  const tgUrl = (await tg.matched)[1] as string;
+  const url = (await tg.matched)[1] as string;
   const adminKey = /admin api key: (tg_\S+)/.exec(tg.output())?.[1];
   if (!adminKey) throw new Error('no admin api key in the banner');
-  await api(tgUrl, '/api/models/bench-gpt', 'PUT', adminKey, {
+  await api(url, '/api/models/bench-gpt', 'PUT', adminKey, {
     provider: 'openai',
     upstreamModel: 'gpt-4o-mini',
     kind: 'chat',
     inputPricePerMTok: '0.15',
     outputPricePerMTok: '0.6',
   });
-  const created = (await api(tgUrl, '/api/keys', 'POST', adminKey, { name: 'bench' })) as {
+  const created = (await api(url, '/api/keys', 'POST', adminKey, { name: 'bench' })) as {
     key: string;
   };
-  const health = (await (await fetch(`${tgUrl}/healthz`)).json()) as { pid?: number };
+  const health = (await (await fetch(`${url}/healthz`)).json()) as { pid?: number };
   if (!health.pid) throw new Error('/healthz does not report the serving pid');
-
   const target: Target = {
     name,
-    url: tgUrl,
+    url,
     pid: health.pid,
     headers: { authorization: `Bearer ${created.key}` },
   };
-  return { target, process: tg };
+  return { target, process: tg, url, adminKey, created };
 }
 
 export type Figures = {

@@ -13,6 +13,7 @@ import { rememberPrincipal } from './request-principal.ts';
 import { trpcResponseMeta } from './response-meta.ts';
 import { restBridge } from './rest-bridge.ts';
 import { installTracing } from './tracing-hooks.ts';
+import { usageCsvRoute } from './usage-csv.ts';
 
 export type ServerDeps = Deps;
 
@@ -102,6 +103,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
 
+  await app.register(usageCsvRoute, { createContext });
   await app.register(restBridge, { deps, createContext });
   await app.register(identityRoutes, { deps });
   await app.register(compatRoutes, { prefix: '/v1', deps });

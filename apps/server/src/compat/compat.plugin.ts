@@ -108,12 +108,23 @@ function clientAbort(reply: FastifyReply): AbortController {
 
 function callContext(
   req: FastifyRequest,
+  reply: FastifyReply,
   surface: CompatSurface,
   signal: AbortSignal,
 ): CallContext {
   const principal = principals.get(req);
   if (!principal) throw new DomainError('unauthenticated', 'missing credentials');
-  return { principal, requestId: req.id, signal, surface, cache: cacheHeader(req) };
+  return {
+    principal,
+    requestId: req.id,
+    signal,
+    surface,
+    cache: cacheHeader(req),
+    // x-ratelimit-* and x-tollgate-cache: on the answer, the stream and a refusal alike.
+    setHeader: (name, value) => {
+      reply.header(name, value);
+    },
+  };
 }
 
 /** Streams gateway events through a surface encoder; a failure after the first byte goes in-band. */
@@ -253,7 +264,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     req.logModel = body.model;
     const input: ChatRequest = { ...openaiToCanonical(body), ...traceHeaders(req, deps.tracing) };
     const ac = clientAbort(reply);
-    const call = callContext(req, 'openai', ac.signal);
+    const call = callContext(req, reply, 'openai', ac.signal);
     if (!body.stream) {
       const result = await chatComplete(deps, input, call);
       return reply.send(toChatCompletion(result));
@@ -285,7 +296,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
         input: body.input,
         ...(body.dimensions != null ? { dimensions: body.dimensions } : {}),
       },
-      callContext(req, 'openai', ac.signal),
+      callContext(req, reply, 'openai', ac.signal),
     );
     return reply.send(toEmbeddingsResponse(result, body));
   });
@@ -303,7 +314,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       ...traceHeaders(req, deps.tracing),
     };
     const ac = clientAbort(reply);
-    const call = callContext(req, 'anthropic', ac.signal);
+    const call = callContext(req, reply, 'anthropic', ac.signal);
     if (!body.stream) {
       const result = await chatComplete(deps, input, call);
       // An Anthropic model answered the caller's own body: its message goes back as it came.

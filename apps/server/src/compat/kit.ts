@@ -26,7 +26,12 @@ export type CompatKit = {
   sendError(reply: FastifyReply, surface: CompatSurface, e: CompatError): FastifyReply;
   invalidBody(error: z.ZodError): CompatError;
   clientAbort(reply: FastifyReply): AbortController;
-  callContext(req: FastifyRequest, surface: CompatSurface, signal: AbortSignal): CallContext;
+  callContext(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    surface: CompatSurface,
+    signal: AbortSignal,
+  ): CallContext;
   pipeStream(
     req: FastifyRequest,
     reply: FastifyReply,

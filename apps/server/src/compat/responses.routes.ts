@@ -84,7 +84,7 @@ export function registerResponsesRoutes(app: FastifyInstance, kit: CompatKit): v
       });
     };
     const ac = kit.clientAbort(reply);
-    const call = kit.callContext(req, 'openai', ac.signal);
+    const call = kit.callContext(req, reply, 'openai', ac.signal);
 
     if (!body.stream) {
       const result = await chatComplete(deps, input, call);
