@@ -40,6 +40,11 @@ export const configVariables: ReadonlyArray<{ name: string; meaning: string; def
   },
   { name: 'LOG_RETENTION_DAYS', meaning: 'request-log retention', default: '90' },
   { name: 'METRICS_TOKEN', meaning: 'bearer token required on /metrics', default: 'public' },
+  {
+    name: 'BATCH_PROVIDER_CONCURRENCY',
+    meaning: 'batch jobs of one provider at once, across all workers',
+    default: '4',
+  },
   { name: 'WEBHOOK_ALLOW_HOSTS', meaning: 'hosts/CIDRs webhooks may reach', default: 'none' },
   {
     name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
