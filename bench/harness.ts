@@ -136,6 +136,8 @@ export type TollgateOptions = {
   /** Extra node flags for Tollgate's processes (e.g. --cpu-prof). */
   nodeArgs?: string[];
   logBodies?: boolean;
+  /** Extra environment (e.g. OTEL_EXPORTER_OTLP_ENDPOINT for bench/otel.ts). */
+  env?: Record<string, string>;
 };
 
 /**
@@ -163,37 +165,9 @@ export async function startTargets(opts: TollgateOptions = {}) {
   const proxyUrl = (await proxy.matched)[1] as string;
 
   // 3. Tollgate on its own embedded Postgres, one server process, request logging on.
-  const home = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
-  const password = 'bench-password-0123456789';
-  const tg = startChild(
-    [...(opts.nodeArgs ?? []), 'apps/server/src/main.ts', '--no-worker'],
-    {
-      TOLLGATE_HOME: home,
-      PORT: '0',
-      WEB_CONCURRENCY: '1',
-      LOG_LEVEL: 'warn',
-      LOG_BODIES: opts.logBodies === false ? 'false' : 'true',
-      OPENAI_API_KEY: 'sk-bench',
-      OPENAI_BASE_URL: `${upstreamUrl}/v1`,
-      TOLLGATE_ADMIN_EMAIL: 'bench@example.com',
-      TOLLGATE_ADMIN_PASSWORD: password,
-    },
-    /listening on (http:\/\/\S+)/,
-  );
-  children.push(tg.child);
-  const tgUrl = (await tg.matched)[1] as string;
-  const adminKey = /admin api key: (tg_\S+)/.exec(tg.output())?.[1];
-  if (!adminKey) throw new Error('no admin api key in the banner');
-  await api(tgUrl, '/api/models/bench-gpt', 'PUT', adminKey, {
-    provider: 'openai',
-    upstreamModel: 'gpt-4o-mini',
-    kind: 'chat',
-    inputPricePerMTok: '0.15',
-    outputPricePerMTok: '0.6',
-  });
-  const created = (await api(tgUrl, '/api/keys', 'POST', adminKey, { name: 'bench' })) as {
-    key: string;
-  };
+  const tg = await startTollgate(upstreamUrl, opts);
+  children.push(tg.process.child);
+  const { url: tgUrl, adminKey } = tg;
   // The same calls under limits that never trigger: a key budget per day and month, RPM, TPM.
   const limited = (await api(tgUrl, '/api/keys', 'POST', adminKey, {
     name: 'bench-limits',
@@ -213,18 +187,12 @@ export async function startTargets(opts: TollgateOptions = {}) {
     name: 'bench-cache',
     cache: true,
   })) as { key: string };
-  const health = (await (await fetch(`${tgUrl}/healthz`)).json()) as { pid?: number };
-  if (!health.pid) throw new Error('/healthz does not report the serving pid');
+  const health = { pid: tg.target.pid };
 
   const targets: Target[] = [
     { name: 'upstream', url: upstreamUrl, pid: fake.child.pid ?? 0, headers: {} },
     { name: 'floor', url: proxyUrl, pid: proxy.child.pid ?? 0, headers: {} },
-    {
-      name: 'tollgate',
-      url: tgUrl,
-      pid: health.pid,
-      headers: { authorization: `Bearer ${created.key}` },
-    },
+    tg.target,
     {
       name: 'tollgate+limits',
       url: tgUrl,
@@ -239,7 +207,59 @@ export async function startTargets(opts: TollgateOptions = {}) {
     },
   ];
 
-  return { targets, tollgate: tg, tollgatePid: health.pid, stopAll };
+  return { targets, tollgate: tg.process, tollgatePid: health.pid, stopAll };
+}
+
+/**
+ * Tollgate on its own embedded Postgres (a fresh TOLLGATE_HOME), one server process, request
+ * logging on, a priced `bench-gpt` catalog entry for the upstream and a fresh API key.
+ */
+export async function startTollgate(
+  upstreamUrl: string,
+  opts: TollgateOptions = {},
+  name = 'tollgate',
+) {
+  const home = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+  const password = 'bench-password-0123456789';
+  const tg = startChild(
+    [...(opts.nodeArgs ?? []), 'apps/server/src/main.ts', '--no-worker'],
+    {
+      TOLLGATE_HOME: home,
+      PORT: '0',
+      WEB_CONCURRENCY: '1',
+      LOG_LEVEL: 'warn',
+      LOG_BODIES: opts.logBodies === false ? 'false' : 'true',
+      OPENAI_API_KEY: 'sk-bench',
+      OPENAI_BASE_URL: `${upstreamUrl}/v1`,
+      TOLLGATE_ADMIN_EMAIL: 'bench@example.com',
+      TOLLGATE_ADMIN_PASSWORD: password,
+      ...opts.env,
+    },
+    /listening on (http:\/\/\S+)/,
+  );
+  process.on('exit', () => tg.child.kill('SIGTERM'));
+  const url = (await tg.matched)[1] as string;
+  const adminKey = /admin api key: (tg_\S+)/.exec(tg.output())?.[1];
+  if (!adminKey) throw new Error('no admin api key in the banner');
+  await api(url, '/api/models/bench-gpt', 'PUT', adminKey, {
+    provider: 'openai',
+    upstreamModel: 'gpt-4o-mini',
+    kind: 'chat',
+    inputPricePerMTok: '0.15',
+    outputPricePerMTok: '0.6',
+  });
+  const created = (await api(url, '/api/keys', 'POST', adminKey, { name: 'bench' })) as {
+    key: string;
+  };
+  const health = (await (await fetch(`${url}/healthz`)).json()) as { pid?: number };
+  if (!health.pid) throw new Error('/healthz does not report the serving pid');
+  const target: Target = {
+    name,
+    url,
+    pid: health.pid,
+    headers: { authorization: `Bearer ${created.key}` },
+  };
+  return { target, process: tg, url, adminKey, created };
 }
 
 export type Figures = {

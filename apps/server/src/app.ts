@@ -13,6 +13,7 @@ import { registerMetrics, routeLabel } from './metrics-routes.ts';
 import { rememberPrincipal } from './request-principal.ts';
 import { trpcResponseMeta } from './response-meta.ts';
 import { restBridge } from './rest-bridge.ts';
+import { installTracing } from './tracing-hooks.ts';
 import { usageCsvRoute } from './usage-csv.ts';
 
 export type ServerDeps = Deps;
@@ -60,6 +61,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   // Route templates for labels and the log line, the duration histogram, GET /metrics.
   await registerMetrics(app, deps);
+  // OpenTelemetry server spans, only when OTEL_EXPORTER_OTLP_ENDPOINT is set (no cost otherwise).
+  if (deps.tracing) installTracing(app, deps.tracing);
   // One line per request, after it is done: id, principal, route template, status, latency.
   app.addHook('onResponse', (req, reply, done) => {
     if (deps.log.isLevelEnabled('info')) {
@@ -72,6 +75,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
           userId: req.principalUserId,
           keyId: req.principalKeyId,
           model: req.logModel,
+          traceId: req.traceId,
           ...(req.logStream ? { stream: true } : {}),
         },
         'request',

@@ -111,6 +111,7 @@ async function shutdown(signal: string) {
   await runner.stop();
   await deps.limiter.close();
   await deps.requestLog.close();
+  await deps.tracing?.shutdown();
   for (const id of workerIds) await removeHeartbeat(deps, id).catch(() => {});
   await pool.end();
   process.exit(0);

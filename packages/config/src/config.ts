@@ -76,6 +76,8 @@ const EnvSchema = z.object({
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(365),
   METRICS_TOKEN: optionalString,
   WEBHOOK_ALLOW_HOSTS: list,
+  // The OpenTelemetry standard variable: OTLP/HTTP traces go to <endpoint>/v1/traces when set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
   TOLLGATE_ADMIN_EMAIL: z.preprocess(blankIsUnset, z.email().optional()),
   TOLLGATE_ADMIN_PASSWORD: z.preprocess(
     blankIsUnset,
@@ -118,6 +120,8 @@ export type Config = Readonly<{
   cacheTtlSeconds: number;
   metricsToken: string | undefined;
   webhookAllowHosts: readonly string[];
+  /** OTEL_EXPORTER_OTLP_ENDPOINT; undefined: tracing is off entirely. */
+  otlpEndpoint: string | undefined;
   admin: Readonly<{ email: string | undefined; password: string | undefined }>;
 }>;
 
@@ -190,6 +194,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     metricsToken: e.METRICS_TOKEN,
     webhookAllowHosts: e.WEBHOOK_ALLOW_HOSTS,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     admin: { email: e.TOLLGATE_ADMIN_EMAIL, password: e.TOLLGATE_ADMIN_PASSWORD },
   });
 }

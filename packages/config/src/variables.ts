@@ -62,7 +62,17 @@ export const configVariables: ReadonlyArray<{ name: string; meaning: string; def
     default: '365',
   },
   { name: 'METRICS_TOKEN', meaning: 'bearer token required on /metrics', default: 'public' },
+  {
+    name: 'BATCH_PROVIDER_CONCURRENCY',
+    meaning: 'batch jobs of one provider at once, across all workers',
+    default: '4',
+  },
   { name: 'WEBHOOK_ALLOW_HOSTS', meaning: 'hosts/CIDRs webhooks may reach', default: 'none' },
+  {
+    name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    meaning: 'OpenTelemetry collector (OTLP/HTTP) for traces',
+    default: 'tracing off',
+  },
   { name: 'TOLLGATE_ADMIN_EMAIL', meaning: "first admin's email", default: 'generated' },
   {
     name: 'TOLLGATE_ADMIN_PASSWORD',

@@ -1,7 +1,7 @@
 import type { Config } from '@tollgate/config';
 import { createDb, type DB } from '@tollgate/db';
 import { createProviders } from '@tollgate/providers';
-import { createMetrics, type Logger } from '@tollgate/telemetry';
+import { createMetrics, createTracing, type Logger } from '@tollgate/telemetry';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { Registry } from 'prom-client';
@@ -28,6 +28,8 @@ export function createDeps(opts: {
   const db = opts.db ?? createDb(pool);
   const metrics = createMetrics(new Registry());
   const clock = opts.clock ?? systemClock;
+  const tracing = createTracing({ endpoint: config.otlpEndpoint });
+  const providers = createProviders(config);
   return {
     db,
     pool,
@@ -39,11 +41,12 @@ export function createDeps(opts: {
       onDrop: () => metrics.requestLogDropped.inc(),
     }),
     metrics,
-    providers: createProviders(config),
+    providers: tracing ? tracing.traceProviders(providers) : providers,
     clock,
     limiter: createLimiter({ db, log, clock, leaseTtlMs: opts.leaseTtlMs }),
     responseCache: createResponseCache({ db, log, clock, ttlSeconds: config.cacheTtlSeconds }),
     auth: createAuthRuntime(pool, log, config.databaseDirectUrl),
     startedAt: new Date(),
+    tracing,
   };
 }

@@ -1,7 +1,7 @@
 import type { Config } from '@tollgate/config';
 import type { DB } from '@tollgate/db';
 import type { ProviderRegistry } from '@tollgate/providers';
-import type { Logger, Metrics } from '@tollgate/telemetry';
+import type { Logger, Metrics, Tracing } from '@tollgate/telemetry';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { AuthRuntime } from './auth/auth-runtime.ts';
@@ -31,4 +31,6 @@ export type Deps = {
   responseCache: ResponseCache;
   /** When this process started, for uptime. */
   startedAt: Date;
+  /** OpenTelemetry, only when OTEL_EXPORTER_OTLP_ENDPOINT is set (providers are then traced). */
+  tracing?: Tracing | undefined;
 };

@@ -52,7 +52,19 @@ export type { Clock, Deps } from './deps.ts';
 export { systemClock } from './deps.ts';
 export type { DomainErrorCode } from './errors.ts';
 export { asDomainError, DomainError, domainErrorCodes } from './errors.ts';
+export type { FileView } from './files/files.service.ts';
+export {
+  createFile,
+  deleteFile,
+  getFile,
+  getFileContent,
+  listFiles,
+  newFileId,
+} from './files/files.service.ts';
 export { toChatResult } from './gateway/chat-result.ts';
+// Protocol completeness (#17): count_tokens, stored Responses, Files.
+export type { TokenCount } from './gateway/count-tokens.ts';
+export { countTokens } from './gateway/count-tokens.ts';
 export {
   chatComplete,
   createEmbeddings,
@@ -112,6 +124,12 @@ export {
   listRequests,
   maintainRequestLog,
 } from './requests/requests.service.ts';
+export type { StoredResponse } from './responses/responses.service.ts';
+export {
+  deleteStoredResponse,
+  getStoredResponse,
+  storeResponse,
+} from './responses/responses.service.ts';
 // Spend and limits (#12): budgets, the shared limiter, the response cache, usage analytics.
 export type { BudgetInput, BudgetView } from './spend/budgets.service.ts';
 export { listBudgets, setBudget } from './spend/budgets.service.ts';

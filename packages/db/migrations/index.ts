@@ -6,6 +6,7 @@ import * as m0004 from './0004_request_bodies_partitioned.ts';
 import * as m0005 from './0005_batches.ts';
 import * as m0006 from './0006_spend.ts';
 import * as m0007 from './0007_teams_audit.ts';
+import * as m0008 from './0008_compat_objects.ts';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005_batches': m0005,
   '0006_spend': m0006,
   '0007_teams_audit': m0007,
+  '0008_compat_objects': m0008,
 };

@@ -1,4 +1,5 @@
 import type { BatchTables } from './schema/batches.ts';
+import type { CompatTables } from './schema/compat.ts';
 import type { GatewayTables } from './schema/gateway.ts';
 import type { IdentityTables } from './schema/identity.ts';
 import type { SpendTables } from './schema/spend.ts';
@@ -12,4 +13,5 @@ export interface DB
     GatewayTables,
     BatchTables,
     SpendTables,
-    TeamTables {}
+    TeamTables,
+    CompatTables {}

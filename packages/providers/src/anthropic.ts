@@ -3,6 +3,7 @@ import type {
   ContentBlockParam,
   ImageBlockParam,
   Message,
+  MessageCountTokensParams,
   MessageCreateParams,
   MessageParam,
   RawMessageStreamEvent,
@@ -18,9 +19,11 @@ import type {
   ChatRequest,
   ChatResponse,
   ContentPart,
+  CountTokensRequest,
   EmbeddingResponse,
   FinishReason,
   Provider,
+  ReasoningBlock,
   StreamEvent,
   ToolCall,
   ToolChoice,
@@ -158,7 +161,13 @@ export function toAnthropicParams(req: ChatRequest): MessageCreateParams {
         push('user', userBlocks(m.content));
         break;
       case 'assistant': {
-        const blocks: ContentBlockParam[] = [];
+        // Thinking first, verbatim: the API checks each block's signature.
+        const blocks: ContentBlockParam[] = (m.reasoning ?? []).map(
+          (r): ContentBlockParam =>
+            r.type === 'thinking'
+              ? { type: 'thinking', thinking: r.thinking, signature: r.signature }
+              : { type: 'redacted_thinking', data: r.data },
+        );
         const text = textOf(m.content);
         if (text !== '') blocks.push({ type: 'text', text });
         for (const c of m.tool_calls ?? []) {
@@ -209,6 +218,11 @@ export function toAnthropicParams(req: ChatRequest): MessageCreateParams {
   }
   if (req.tool_choice !== undefined && p.tools) p.tool_choice = toToolChoice(req.tool_choice);
   if (req.user !== undefined) p.metadata = { user_id: req.user };
+  if (req.reasoning !== undefined) {
+    // Anthropic wants budget_tokens ≥ 1024 and below max_tokens: the budget yields to the limit.
+    const budget = Math.min(req.reasoning.budgetTokens, p.max_tokens - 1);
+    if (budget >= 1024) p.thinking = { type: 'enabled', budget_tokens: budget };
+  }
   return p;
 }
 
@@ -217,8 +231,13 @@ export function fromAnthropicMessage(msg: Message): ChatResponse {
   let text = '';
   let hasText = false;
   const toolCalls: ToolCall[] = [];
+  const reasoning: ReasoningBlock[] = [];
   for (const block of msg.content) {
-    if (block.type === 'text') {
+    if (block.type === 'thinking') {
+      reasoning.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+    } else if (block.type === 'redacted_thinking') {
+      reasoning.push({ type: 'redacted_thinking', data: block.data });
+    } else if (block.type === 'text') {
       text += block.text;
       hasText = true;
     } else if (block.type === 'tool_use') {
@@ -235,6 +254,7 @@ export function fromAnthropicMessage(msg: Message): ChatResponse {
     toolCalls,
     ...anthropicFinish(msg.stop_reason, msg.stop_sequence),
     usage: normalizeAnthropicUsage(msg.usage),
+    ...(reasoning.length > 0 ? { reasoning } : {}),
   };
 }
 
@@ -244,6 +264,8 @@ export function fromAnthropicMessage(msg: Message): ChatResponse {
  */
 export function createAnthropicStreamMapper(): (e: RawMessageStreamEvent) => StreamEvent[] {
   const toolIndex = new Map<number, number>();
+  // content-block index → reasoning index (0, 1, … over thinking blocks only).
+  const reasoningIndex = new Map<number, number>();
   let usage: UsageFields = {};
   return (e) => {
     switch (e.type) {
@@ -258,6 +280,19 @@ export function createAnthropicStreamMapper(): (e: RawMessageStreamEvent) => Str
           return [{ type: 'delta', toolCalls: [{ index, id: b.id, name: b.name, arguments: '' }] }];
         }
         if (b.type === 'text' && b.text !== '') return [{ type: 'delta', content: b.text }];
+        if (b.type === 'thinking' || b.type === 'redacted_thinking') {
+          const index = reasoningIndex.size;
+          reasoningIndex.set(e.index, index);
+          return [
+            {
+              type: 'delta',
+              reasoning:
+                b.type === 'thinking'
+                  ? { index, type: 'thinking', thinking: b.thinking, signature: b.signature }
+                  : { index, type: 'redacted_thinking', data: b.data },
+            },
+          ];
+        }
         return [];
       }
       case 'content_block_delta': {
@@ -268,6 +303,19 @@ export function createAnthropicStreamMapper(): (e: RawMessageStreamEvent) => Str
           const index = toolIndex.get(e.index);
           if (index === undefined || d.partial_json === '') return [];
           return [{ type: 'delta', toolCalls: [{ index, arguments: d.partial_json }] }];
+        }
+        if (d.type === 'thinking_delta' || d.type === 'signature_delta') {
+          const index = reasoningIndex.get(e.index);
+          if (index === undefined) return [];
+          return [
+            {
+              type: 'delta',
+              reasoning:
+                d.type === 'thinking_delta'
+                  ? { index, type: 'thinking', thinking: d.thinking }
+                  : { index, type: 'thinking', signature: d.signature },
+            },
+          ];
         }
         return [];
       }
@@ -324,25 +372,27 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
     name: 'anthropic',
 
     async chat(req: ChatRequest, call: CallOptions): Promise<ChatResponse> {
-      const params = toAnthropicParams(req);
+      const { params, headers } = requestOf(req);
       let msg: Message;
       try {
         msg = await (await client).messages.create(
           { ...params, stream: false },
-          { signal: call.signal, timeout: call.timeoutMs },
+          { signal: call.signal, timeout: call.timeoutMs, headers },
         );
       } catch (err) {
         throw toProviderError('anthropic', err, call.signal);
       }
-      return fromAnthropicMessage(msg);
+      const out = fromAnthropicMessage(msg);
+      return req.native?.wire === 'anthropic.messages' ? { ...out, raw: msg } : out;
     },
 
     async *chatStream(req: ChatRequest, call: CallOptions): AsyncIterable<StreamEvent> {
-      const params = toAnthropicParams(req);
+      const { params, headers } = requestOf(req);
+      const native = req.native?.wire === 'anthropic.messages';
       const start = async () =>
         (await client).messages.create(
           { ...params, stream: true },
-          { signal: call.signal, timeout: call.timeoutMs },
+          { signal: call.signal, timeout: call.timeoutMs, headers },
         );
       let stream: Awaited<ReturnType<typeof start>>;
       try {
@@ -363,6 +413,8 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
           }
           if (next.done) break;
           if (next.value.type === 'message_stop') stopped = true;
+          if (native)
+            yield { type: 'raw', event: next.value as unknown as { type: string } & JsonObject };
           yield* map(next.value);
         }
       } finally {
@@ -382,5 +434,38 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
         status: 400,
       });
     },
+
+    async countTokens(req: CountTokensRequest, call: CallOptions): Promise<number> {
+      try {
+        const res = await (await client).messages.countTokens(
+          { ...(req.body as unknown as MessageCountTokensParams), model: req.model },
+          { signal: call.signal, timeout: call.timeoutMs, headers: req.headers },
+        );
+        return res.input_tokens;
+      } catch (err) {
+        throw toProviderError('anthropic', err, call.signal);
+      }
+    },
   };
+}
+
+type JsonObject = Record<string, unknown>;
+
+/**
+ * The Messages params and extra headers of a call: the caller's own Messages body when it came
+ * in on that wire (thinking blocks, signatures, cache_control and betas arrive untouched),
+ * else the canonical request translated.
+ */
+function requestOf(req: ChatRequest): {
+  params: MessageCreateParams;
+  headers: Record<string, string>;
+} {
+  if (req.native?.wire === 'anthropic.messages') {
+    const { stream: _stream, ...body } = req.native.body;
+    return {
+      params: { ...(body as unknown as MessageCreateParams), model: req.model },
+      headers: { ...req.native.headers, ...req.headers },
+    };
+  }
+  return { params: toAnthropicParams(req), headers: { ...req.headers } };
 }

@@ -9,6 +9,11 @@ import type {
 import type { CompletionUsage } from 'openai/resources/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { headerBag, statusError, streamEventError, toProviderError } from './errors.ts';
+import {
+  fromOpenAIResponse,
+  type OpenAIResponse,
+  responseStreamEvents,
+} from './openai-responses.ts';
 import type {
   CallOptions,
   ChatRequest,
@@ -65,11 +70,23 @@ export function mapOpenAIFinish(reason: string | null | undefined): FinishReason
   }
 }
 
+/** Canonical messages minus what chat completions has no field for (another model's reasoning). */
+function chatMessages(messages: ChatRequest['messages']): ChatCompletionMessageParam[] {
+  // The canonical shape is OpenAI's own, so messages pass through unchanged unless one carries
+  // reasoning blocks (api.openai.com refuses unknown message fields).
+  if (!messages.some((m) => m.role === 'assistant' && m.reasoning !== undefined))
+    return messages as ChatCompletionMessageParam[];
+  return messages.map((m) => {
+    if (m.role !== 'assistant' || m.reasoning === undefined) return m;
+    const { reasoning: _r, ...rest } = m;
+    return rest;
+  }) as ChatCompletionMessageParam[];
+}
+
 function toParams(req: ChatRequest, useCompletionTokens: boolean): ChatCompletionCreateParams {
   const p: ChatCompletionCreateParams = {
     model: req.model,
-    // The canonical shape is OpenAI's own, so messages pass through unchanged.
-    messages: req.messages as ChatCompletionMessageParam[],
+    messages: chatMessages(req.messages),
   };
   if (req.temperature !== undefined) p.temperature = req.temperature;
   if (req.top_p !== undefined) p.top_p = req.top_p;
@@ -147,6 +164,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
   const targets = {
     chat: upstreamTarget(`${base}/chat/completions`),
     embeddings: upstreamTarget(`${base}/embeddings`),
+    responses: upstreamTarget(`${base}/responses`),
   };
 
   /**
@@ -158,12 +176,14 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     body: unknown,
     call: CallOptions,
     accept: 'application/json' | 'text/event-stream',
+    extra?: Record<string, string>,
   ): Promise<IncomingMessage> {
     let res: IncomingMessage;
     try {
       res = await upstream.send(target, {
         method: 'POST',
         headers: {
+          ...extra,
           authorization,
           'content-type': 'application/json',
           accept,
@@ -188,8 +208,13 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     throw statusError('openai', status, text, headerBag(res.headers));
   }
 
-  async function postJson<T>(target: UpstreamTarget, body: unknown, call: CallOptions): Promise<T> {
-    const res = await post(target, body, call, 'application/json');
+  async function postJson<T>(
+    target: UpstreamTarget,
+    body: unknown,
+    call: CallOptions,
+    extra?: Record<string, string>,
+  ): Promise<T> {
+    const res = await post(target, body, call, 'application/json', extra);
     let text: string;
     try {
       text = (await readBody(res, call.signal)).toString('utf8');
@@ -209,10 +234,20 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     name: 'openai',
 
     async chat(req: ChatRequest, call: CallOptions): Promise<ChatResponse> {
+      if (req.native?.wire === 'openai.responses') {
+        const raw = await postJson<OpenAIResponse>(
+          targets.responses,
+          { ...req.native.body, model: req.model, stream: false },
+          call,
+          req.headers,
+        );
+        return { ...fromOpenAIResponse(raw), raw };
+      }
       const res = await postJson<ChatCompletion>(
         targets.chat,
         { ...toParams(req, useCompletionTokens), stream: false },
         call,
+        req.headers,
       );
       const choice = res.choices?.[0];
       return {
@@ -225,6 +260,17 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     },
 
     async *chatStream(req: ChatRequest, call: CallOptions): AsyncIterable<StreamEvent> {
+      if (req.native?.wire === 'openai.responses') {
+        const res = await post(
+          targets.responses,
+          { ...req.native.body, model: req.model, stream: true },
+          call,
+          'text/event-stream',
+          req.headers,
+        );
+        yield* responseStreamEvents(res, call);
+        return;
+      }
       const res = await post(
         targets.chat,
         {
@@ -235,6 +281,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
         },
         call,
         'text/event-stream',
+        req.headers,
       );
       const chunks: ChatCompletionChunk[] = [];
       let finished = false;

@@ -18,8 +18,32 @@ export type ContentPart =
 export type ChatMessage =
   | { role: 'system' | 'developer'; content: string | ContentPart[]; name?: string }
   | { role: 'user'; content: string | ContentPart[]; name?: string }
-  | { role: 'assistant'; content: string | null; tool_calls?: ToolCall[]; name?: string }
+  | {
+      role: 'assistant';
+      content: string | null;
+      tool_calls?: ToolCall[];
+      name?: string;
+      /**
+       * The turn's reasoning as the model gave it (Anthropic thinking blocks with signatures),
+       * sent back to a provider that takes it; never sent to OpenAI chat completions.
+       */
+      reasoning?: ReasoningBlock[];
+    }
   | { role: 'tool'; content: string; tool_call_id: string };
+
+/** A reasoning block kept verbatim (its signature must come back unchanged). */
+export type ReasoningBlock =
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'redacted_thinking'; data: string };
+
+/** A fragment of a reasoning block in a stream; `index` groups fragments of one block. */
+export type ReasoningDelta = {
+  index: number;
+  type: 'thinking' | 'redacted_thinking';
+  thinking?: string;
+  signature?: string;
+  data?: string;
+};
 
 export type ToolDefinition = {
   type: 'function';
@@ -52,7 +76,28 @@ export type ChatRequest = {
   tool_choice?: ToolChoice;
   response_format?: ResponseFormat;
   user?: string;
+  /** Extended reasoning with this token budget, where the provider has it (Anthropic thinking). */
+  reasoning?: { budgetTokens: number };
+  /**
+   * The caller's own wire body, for when the provider that serves the call speaks that same wire:
+   * it is then sent as is (model replaced), so fields the canonical shape has no place for
+   * (thinking and its signatures, cache_control, reasoning items, built-in tools) arrive intact.
+   * Any other provider ignores it and serves the canonical fields above.
+   */
+  native?: NativeBody;
+  /** Headers for the upstream call whatever its wire (W3C traceparent). */
+  headers?: Record<string, string>;
 };
+
+/** A body in one upstream's own wire format (see ChatRequest.native). */
+export type NativeBody =
+  | {
+      wire: 'anthropic.messages';
+      body: Record<string, unknown>;
+      /** anthropic-beta / anthropic-version as the caller sent them. */
+      headers: Record<string, string>;
+    }
+  | { wire: 'openai.responses'; body: Record<string, unknown> };
 
 /**
  * Normalized token counts (PRODUCT.md): inputTokens counts every input token, cached reads and
@@ -81,6 +126,10 @@ export type ChatResponse = {
    */
   stopSequence?: string;
   usage: Usage;
+  /** Reasoning blocks before the answer (Anthropic thinking), verbatim. */
+  reasoning?: ReasoningBlock[];
+  /** The upstream's own answer, when the call went out natively (ChatRequest.native). */
+  raw?: unknown;
 };
 
 /** A tool-call fragment in a stream, OpenAI-style: `index` groups fragments of one call. */
@@ -92,11 +141,16 @@ export type ToolCallDelta = {
 };
 
 export type StreamEvent =
-  | { type: 'delta'; content?: string; toolCalls?: ToolCallDelta[] }
+  | { type: 'delta'; content?: string; toolCalls?: ToolCallDelta[]; reasoning?: ReasoningDelta }
   /** `stopSequence` as in ChatResponse. */
   | { type: 'finish'; finishReason: FinishReason; stopSequence?: string }
   /** Sent once, when the upstream reports usage (usually last). */
-  | { type: 'usage'; usage: Usage };
+  | { type: 'usage'; usage: Usage }
+  /**
+   * One upstream event as received, for a native call (ChatRequest.native): it comes before the
+   * canonical events it maps to, which a native surface ignores.
+   */
+  | { type: 'raw'; event: { type: string } & Record<string, unknown> };
 
 export type EmbeddingRequest = { model: string; input: string[]; dimensions?: number };
 export type EmbeddingResponse = { vectors: number[][]; usage: { inputTokens: number } };
@@ -114,7 +168,16 @@ export interface Provider {
   /** Yields events until the upstream finishes; throws ProviderError on failure. */
   chatStream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamEvent>;
   embed(req: EmbeddingRequest, opts: CallOptions): Promise<EmbeddingResponse>;
+  /** The upstream's own input-token count for a Messages body (Anthropic only). */
+  countTokens?(req: CountTokensRequest, opts: CallOptions): Promise<number>;
 }
+
+/** An Anthropic count_tokens body (messages, system, tools, thinking…) for an upstream model. */
+export type CountTokensRequest = {
+  model: string;
+  body: Record<string, unknown>;
+  headers: Record<string, string>;
+};
 
 export type ProviderErrorKind =
   | 'rate_limited' // upstream 429: retryable

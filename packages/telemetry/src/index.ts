@@ -9,3 +9,5 @@ export type { Logger, LoggerOptions } from './logger.ts';
 export { createLogger, redactPaths, scrubSecrets } from './logger.ts';
 export type { MetricSources, Metrics, PoolStats } from './metrics.ts';
 export { bindMetricSources, createMetrics } from './metrics.ts';
+export type { TraceSpan, Tracing, TracingOptions } from './tracing.ts';
+export { createTracing } from './tracing.ts';

@@ -13,6 +13,8 @@ export type FakeRoute =
   | 'POST /v1/chat/completions'
   | 'POST /v1/embeddings'
   | 'POST /v1/messages'
+  | 'POST /v1/messages/count_tokens'
+  | 'POST /v1/responses'
   | 'GET /v1/models';
 
 export type FakeToolCall = { id?: string; name: string; arguments: string };
@@ -198,6 +200,61 @@ function errorBody(format: Format, status: number): Json {
   return { error: { message: e.message, type: e.type, param: null, code: e.code } };
 }
 
+/** The fake's thinking signature: a digest of the thinking text, as opaque as the real one. */
+function signThinking(thinking: string): string {
+  return createHash('sha256').update(`fake-thinking:${thinking}`).digest('base64');
+}
+
+/**
+ * Why an earlier turn's thinking block would be refused (a signature that does not match its
+ * text), or undefined when every one is intact.
+ */
+function tamperedThinking(body: unknown): string | undefined {
+  if (!isObject(body) || !Array.isArray(body.messages)) return undefined;
+  for (const [i, m] of body.messages.entries()) {
+    if (!isObject(m) || m.role !== 'assistant' || !Array.isArray(m.content)) continue;
+    for (const b of m.content) {
+      if (isObject(b) && b.type === 'thinking') {
+        if (typeof b.thinking !== 'string' || b.signature !== signThinking(b.thinking))
+          return `${i}.content: invalid signature in thinking block`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** count_tokens: the same estimate the fake bills with, tools included. */
+function countTokensOf(body: unknown): number {
+  const tools = isObject(body) && Array.isArray(body.tools) ? JSON.stringify(body.tools) : '';
+  return tokens(promptText(body) + tools);
+}
+
+function responsesPromptText(req: Json): string {
+  const parts: string[] = [];
+  if (typeof req.instructions === 'string') parts.push(req.instructions);
+  if (typeof req.input === 'string') parts.push(req.input);
+  else if (Array.isArray(req.input)) {
+    for (const item of req.input) {
+      if (!isObject(item)) continue;
+      if ('content' in item) parts.push(textOf(item.content));
+      if (typeof item.output === 'string') parts.push(item.output);
+      if (typeof item.arguments === 'string') parts.push(item.arguments);
+    }
+  }
+  return parts.join('');
+}
+
+/** The Responses input's last user text (a string input is one user message). */
+function lastResponsesUserText(input: unknown): string {
+  if (typeof input === 'string') return input;
+  if (!Array.isArray(input)) return '';
+  for (let i = input.length - 1; i >= 0; i--) {
+    const item: unknown = input[i];
+    if (isObject(item) && item.role === 'user') return textOf(item.content);
+  }
+  return '';
+}
+
 /** Deterministic small vector from the text, for /v1/embeddings. */
 function vectorOf(text: string, dims: number): number[] {
   const digest = createHash('sha256').update(text).digest();
@@ -276,7 +333,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     });
 
     const format: Format =
-      path === '/v1/messages' || req.headers['anthropic-version'] !== undefined
+      path.startsWith('/v1/messages') || req.headers['anthropic-version'] !== undefined
         ? 'anthropic'
         : 'openai';
     const step = scripts.get(route)?.shift() ?? {};
@@ -300,6 +357,10 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
         return openaiChat(res, body, step);
       case 'POST /v1/messages':
         return anthropicMessages(res, body, step);
+      case 'POST /v1/messages/count_tokens':
+        return sendJson(res, 200, { input_tokens: countTokensOf(body) }, step.headers);
+      case 'POST /v1/responses':
+        return openaiResponses(res, body, step);
       case 'POST /v1/embeddings':
         return embeddings(res, body, step);
       case 'GET /v1/models':
@@ -519,9 +580,27 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       ...step.usage,
     };
     const id = `msg_${randomUUID().replaceAll('-', '')}`;
+    // Extended thinking: earlier turns' thinking blocks must come back with their signatures
+    // unchanged, as the real API insists; a new thinking block opens the answer.
+    const badSignature = tamperedThinking(body);
+    if (badSignature !== undefined) {
+      return sendJson(res, 400, {
+        type: 'error',
+        error: { type: 'invalid_request_error', message: `messages: ${badSignature}` },
+      });
+    }
+    const thinking =
+      isObject(req.thinking) && req.thinking.type === 'enabled'
+        ? {
+            thinking: `Thinking about: ${lastUserText(body)}`,
+            signature: '',
+          }
+        : undefined;
+    if (thinking) thinking.signature = signThinking(thinking.thinking);
 
     if (req.stream !== true) {
       const content: Json[] = [];
+      if (thinking) content.push({ type: 'thinking', ...thinking });
       if (text !== '' || calls.length === 0) content.push({ type: 'text', text });
       for (const c of calls) {
         content.push({
@@ -571,6 +650,22 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       },
     });
     let index = 0;
+    if (thinking) {
+      event('content_block_start', {
+        index,
+        content_block: { type: 'thinking', thinking: '', signature: '' },
+      });
+      const half = Math.ceil(thinking.thinking.length / 2);
+      for (const frag of [thinking.thinking.slice(0, half), thinking.thinking.slice(half)]) {
+        event('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: frag } });
+      }
+      event('content_block_delta', {
+        index,
+        delta: { type: 'signature_delta', signature: thinking.signature },
+      });
+      event('content_block_stop', { index });
+      index++;
+    }
     const pieces = text === '' && !step.stream ? [] : chunks;
     if (pieces.length > 0 || calls.length === 0) {
       event('content_block_start', { index, content_block: { type: 'text', text: '' } });
@@ -613,6 +708,162 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       usage: { output_tokens: usage.output_tokens },
     });
     event('message_stop', {});
+    res.end();
+  }
+
+  async function openaiResponses(
+    res: ServerResponse,
+    body: unknown,
+    step: FakeStep,
+  ): Promise<void> {
+    const req = isObject(body) ? body : {};
+    const model = typeof req.model === 'string' ? req.model : 'gpt-4o-mini';
+    const text = (step.stream ?? (step.toolCalls ? [] : [lastResponsesUserText(req.input)])).join(
+      '',
+    );
+    const chunks = step.stream ?? (text === '' ? [] : [text]);
+    const calls = (step.toolCalls ?? []).map((c, i) => ({
+      call_id: c.id ?? `call_${i}_${randomUUID().slice(0, 8)}`,
+      name: c.name,
+      arguments: c.arguments,
+    }));
+    const inputTokens = tokens(responsesPromptText(req));
+    const outputTokens = tokens(text + calls.map((c) => c.name + c.arguments).join(''));
+    const usage = {
+      input_tokens: inputTokens,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: outputTokens,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: inputTokens + outputTokens,
+      ...step.usage,
+    };
+    const id = `resp_${randomUUID().replaceAll('-', '')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const message = (t: string, status: string) => ({
+      id: `msg_${id.slice(5, 25)}`,
+      type: 'message',
+      status,
+      role: 'assistant',
+      content:
+        t === '' && status === 'in_progress'
+          ? []
+          : [{ type: 'output_text', text: t, annotations: [] }],
+    });
+    const output: Json[] = [];
+    if (text !== '' || calls.length === 0) output.push(message(text, 'completed'));
+    for (const [i, c] of calls.entries())
+      output.push({
+        id: `fc_${i}_${id.slice(5, 20)}`,
+        type: 'function_call',
+        status: 'completed',
+        ...c,
+      });
+    const response = (status: string, out: Json[], u: unknown) => ({
+      id,
+      object: 'response',
+      created_at: created,
+      status,
+      error: null,
+      incomplete_details: null,
+      instructions: req.instructions ?? null,
+      max_output_tokens: req.max_output_tokens ?? null,
+      model,
+      output: out,
+      parallel_tool_calls: true,
+      previous_response_id: req.previous_response_id ?? null,
+      reasoning: { effort: null, summary: null },
+      store: req.store ?? true,
+      temperature: 1,
+      text: { format: { type: 'text' } },
+      tool_choice: req.tool_choice ?? 'auto',
+      tools: req.tools ?? [],
+      top_p: 1,
+      truncation: 'disabled',
+      usage: u,
+      metadata: {},
+    });
+    if (req.stream !== true)
+      return sendJson(res, 200, response('completed', output, usage), step.headers);
+
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-request-id': `req_${randomUUID()}`,
+      ...step.headers,
+    });
+    let seq = 0;
+    const event = (type: string, data: Json) =>
+      res.write(
+        `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`,
+      );
+    event('response.created', { response: response('in_progress', [], null) });
+    event('response.in_progress', { response: response('in_progress', [], null) });
+    let outputIndex = 0;
+    if (text !== '' || calls.length === 0) {
+      const item = message('', 'in_progress');
+      event('response.output_item.added', { output_index: outputIndex, item });
+      event('response.content_part.added', {
+        item_id: item.id,
+        output_index: outputIndex,
+        content_index: 0,
+        part: { type: 'output_text', text: '', annotations: [] },
+      });
+      let sent = 0;
+      for (const piece of chunks) {
+        if (step.chunkDelayMs) await sleep(step.chunkDelayMs);
+        if (res.destroyed) return;
+        if (step.dropAfter !== undefined && sent >= step.dropAfter) return drop(res);
+        if (step.errorAfter !== undefined && sent >= step.errorAfter) {
+          event('error', { code: 'server_error', message: 'The server had an error', param: null });
+          return void res.end();
+        }
+        event('response.output_text.delta', {
+          item_id: item.id,
+          output_index: outputIndex,
+          content_index: 0,
+          delta: piece,
+          logprobs: [],
+        });
+        sent++;
+      }
+      event('response.output_text.done', {
+        item_id: item.id,
+        output_index: outputIndex,
+        content_index: 0,
+        text,
+        logprobs: [],
+      });
+      event('response.content_part.done', {
+        item_id: item.id,
+        output_index: outputIndex,
+        content_index: 0,
+        part: { type: 'output_text', text, annotations: [] },
+      });
+      event('response.output_item.done', { output_index: outputIndex, item: output[outputIndex] });
+      outputIndex++;
+    }
+    for (const done of output.slice(outputIndex)) {
+      const item: Json = { ...done, status: 'in_progress', arguments: '' };
+      event('response.output_item.added', { output_index: outputIndex, item });
+      const args = String(done.arguments);
+      const half = Math.ceil(args.length / 2);
+      for (const frag of [args.slice(0, half), args.slice(half)]) {
+        if (frag !== '')
+          event('response.function_call_arguments.delta', {
+            item_id: item.id,
+            output_index: outputIndex,
+            delta: frag,
+          });
+      }
+      event('response.function_call_arguments.done', {
+        item_id: item.id,
+        output_index: outputIndex,
+        arguments: args,
+      });
+      event('response.output_item.done', { output_index: outputIndex, item: done });
+      outputIndex++;
+    }
+    event('response.completed', { response: response('completed', output, usage) });
     res.end();
   }
 

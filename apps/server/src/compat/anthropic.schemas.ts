@@ -45,8 +45,14 @@ const toolResultBlock = z.object({
   cache_control: cacheControl,
 });
 
-// Extended-thinking blocks from an earlier turn: accepted, not forwarded (no canonical field).
-const thinkingBlock = z.looseObject({ type: z.literal('thinking'), thinking: z.string() });
+// Extended-thinking blocks from an earlier turn. An Anthropic model gets them back byte for byte
+// (the route forwards the caller's own body, signatures included); other providers have no place
+// for them and the canonical translation leaves them out.
+const thinkingBlock = z.looseObject({
+  type: z.literal('thinking'),
+  thinking: z.string(),
+  signature: z.string().optional(),
+});
 const redactedThinkingBlock = z.looseObject({
   type: z.literal('redacted_thinking'),
   data: z.string(),
@@ -87,9 +93,16 @@ export const anthropicToolChoiceSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+const thinkingParam = z.discriminatedUnion('type', [
+  z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1) }),
+  z.looseObject({ type: z.literal('disabled') }),
+  z.looseObject({ type: z.literal('adaptive') }),
+]);
+
 export const messagesBodySchema = z.object({
   model: z.string().min(1),
   max_tokens: z.number().int().min(1),
+  thinking: thinkingParam.optional(),
   messages: z.array(anthropicMessageSchema).min(1),
   system: z.union([z.string(), z.array(textBlock)]).optional(),
   stop_sequences: z.array(z.string()).optional(),
@@ -102,3 +115,9 @@ export const messagesBodySchema = z.object({
   stream: z.boolean().optional(),
 });
 export type MessagesBody = z.infer<typeof messagesBodySchema>;
+
+/** POST /v1/messages/count_tokens: a Messages body without max_tokens or stream. */
+export const countTokensBodySchema = messagesBodySchema
+  .omit({ max_tokens: true, stream: true, stop_sequences: true, temperature: true, top_p: true })
+  .extend({ max_tokens: z.number().int().min(1).optional() });
+export type CountTokensBody = z.infer<typeof countTokensBodySchema>;

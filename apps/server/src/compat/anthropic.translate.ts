@@ -326,6 +326,7 @@ export function createAnthropicStreamEncoder(o: { id: string; model: string }) {
           usage = e.usage;
           return [];
         case 'error':
+        case 'raw': // a native call's upstream event: only native encoders use it
           return [];
       }
     },

@@ -6,7 +6,6 @@ import {
   type Deps,
   DomainError,
   type GatewayStream,
-  type GatewayStreamEvent,
   getCatalog,
   hasScope,
   invalidReasonMessages,
@@ -18,6 +17,12 @@ import type { ChatRequest } from '@tollgate/providers';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { rememberPrincipal } from '../request-principal.ts';
+import { traceHeaders } from '../tracing-hooks.ts';
+import {
+  anthropicNativeEncoder,
+  anthropicNativeInput,
+  registerAnthropicExtras,
+} from './anthropic.native.ts';
 import { messagesBodySchema } from './anthropic.schemas.ts';
 import {
   anthropicToCanonical,
@@ -35,6 +40,8 @@ import {
   openaiErrorBody,
   toCompatError,
 } from './errors.ts';
+import { registerFilesRoutes } from './files.routes.ts';
+import type { CompatKit, StreamEncoder } from './kit.ts';
 import { chatCompletionBodySchema, embeddingsBodySchema } from './openai.schemas.ts';
 import {
   completionId,
@@ -44,6 +51,7 @@ import {
   toChatCompletion,
   toEmbeddingsResponse,
 } from './openai.translate.ts';
+import { registerResponsesRoutes } from './responses.routes.ts';
 import { openSse } from './sse.ts';
 
 /** Model-call bodies may carry long contexts and images (PRODUCT.md "Bad input"). */
@@ -54,7 +62,11 @@ type Options = { deps: Deps };
 const principals = new WeakMap<FastifyRequest, UserPrincipal>();
 
 function surfaceOf(req: FastifyRequest): CompatSurface {
-  return req.url === '/v1/messages' || req.url.startsWith('/v1/messages?') ? 'anthropic' : 'openai';
+  return req.url === '/v1/messages' ||
+    req.url.startsWith('/v1/messages?') ||
+    req.url.startsWith('/v1/messages/')
+    ? 'anthropic'
+    : 'openai';
 }
 
 function sendError(reply: FastifyReply, surface: CompatSurface, e: CompatError): FastifyReply {
@@ -120,12 +132,6 @@ function callContext(
     },
   };
 }
-
-type StreamEncoder = {
-  start(): string[];
-  event(e: GatewayStreamEvent): string[];
-  end(): string[];
-};
 
 /** Streams gateway events through a surface encoder; a failure after the first byte goes in-band. */
 async function pipeStream(
@@ -207,12 +213,14 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       return sendError(reply, surface, compatError(p.reason, invalidReasonMessages[p.reason]));
     }
     rememberPrincipal(req, p);
-    if (!hasScope(p, 'gateway')) {
+    // OpenAI Files serve batch work: the `batches` scope (PRODUCT.md "Key scopes"), not `gateway`.
+    const scope = req.url.startsWith('/v1/files') ? 'batches' : 'gateway';
+    if (!hasScope(p, scope)) {
       deps.metrics.rejections.inc({ reason: 'auth' });
       return sendError(
         reply,
         surface,
-        compatError('forbidden', "API key lacks the 'gateway' scope"),
+        compatError('forbidden', `API key lacks the '${scope}' scope`),
       );
     }
     principals.set(req, p);
@@ -263,7 +271,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     }
     const body = parsed.data;
     req.logModel = body.model;
-    const input: ChatRequest = openaiToCanonical(body);
+    const input: ChatRequest = { ...openaiToCanonical(body), ...traceHeaders(req, deps.tracing) };
     const ac = clientAbort(reply);
     const call = callContext(req, reply, 'openai', ac.signal);
     if (!body.stream) {
@@ -310,23 +318,51 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     }
     const body = parsed.data;
     req.logModel = body.model;
-    const input = anthropicToCanonical(body);
+    const input = {
+      ...anthropicNativeInput(anthropicToCanonical(body), req),
+      ...traceHeaders(req, deps.tracing),
+    };
     const ac = clientAbort(reply);
     const call = callContext(req, reply, 'anthropic', ac.signal);
     if (!body.stream) {
       const result = await chatComplete(deps, input, call);
+      // An Anthropic model answered the caller's own body: its message goes back as it came.
+      if (result.raw !== undefined)
+        return reply.send({ ...(result.raw as Record<string, unknown>), model: result.model });
       return reply.send(toAnthropicMessage(result));
     }
     const stream = await startChatStream(deps, input, call);
-    const enc = createAnthropicStreamEncoder({
-      id: messageId(undefined, stream.requestId),
-      model: stream.model,
-    });
+    const enc =
+      stream.provider === 'anthropic'
+        ? anthropicNativeEncoder(stream.model)
+        : createAnthropicStreamEncoder({
+            id: messageId(undefined, stream.requestId),
+            model: stream.model,
+          });
     await pipeStream(req, reply, stream, ac.signal, enc, (e) =>
       sseEvent('error', anthropicErrorBody(e)),
     );
     return reply;
   });
+
+  // Routes of #17 live in their own files; they get this scope's auth, errors and streaming.
+  const kit: CompatKit = {
+    deps,
+    principal: (req) => {
+      const p = principals.get(req);
+      if (!p) throw new DomainError('unauthenticated', 'missing credentials');
+      return p;
+    },
+    sendError,
+    invalidBody,
+    clientAbort,
+    callContext,
+    pipeStream: (req, reply, stream, signal, enc, errorFrame) =>
+      pipeStream(req, reply, stream, signal, enc, errorFrame),
+  };
+  registerAnthropicExtras(app, kit);
+  registerResponsesRoutes(app, kit);
+  registerFilesRoutes(app, kit);
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {

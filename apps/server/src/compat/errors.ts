@@ -19,7 +19,15 @@ export type CompatError = {
 export type OpenAIErrorBody = {
   error: { message: string; type: string; param: string | null; code: string | null };
 };
-export type AnthropicErrorBody = { type: 'error'; error: { type: string; message: string } };
+/**
+ * Anthropic's shape; `details.error_code` carries Tollgate's code, where the Anthropic SDK reads
+ * its stable code (`err.errorCode`), so callers can tell budget_exceeded from
+ * upstream_rate_limited although both are a `rate_limit_error`.
+ */
+export type AnthropicErrorBody = {
+  type: 'error';
+  error: { type: string; message: string; details: { error_code: string } };
+};
 
 /** OpenAI's `type` per status, as api.openai.com uses them. */
 export function openaiErrorType(status: number): string {
@@ -90,7 +98,7 @@ function fastifyClientError(e: unknown): CompatError | undefined {
     return {
       status: 413,
       code: 'payload_too_large',
-      message: 'request body exceeds the 20 MiB limit',
+      message: 'request body too large: 20 MiB for model calls, 200 MiB for file uploads',
       param: null,
       retryAfter: undefined,
     };
@@ -114,7 +122,14 @@ export function openaiErrorBody(e: CompatError): OpenAIErrorBody {
 }
 
 export function anthropicErrorBody(e: CompatError): AnthropicErrorBody {
-  return { type: 'error', error: { type: anthropicErrorType(e.status), message: e.message } };
+  return {
+    type: 'error',
+    error: {
+      type: anthropicErrorType(e.status),
+      message: e.message,
+      details: { error_code: e.code },
+    },
+  };
 }
 
 export function errorBody(

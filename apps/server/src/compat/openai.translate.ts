@@ -203,6 +203,7 @@ export function createOpenAIStreamEncoder(o: {
           usage = e.usage;
           return [];
         case 'error':
+        case 'raw': // a native call's upstream event: only native encoders use it
           return [];
       }
     },

@@ -393,7 +393,11 @@ describe('error shapes', () => {
     });
     expect(anthropicErrorBody(nf)).toEqual({
       type: 'error',
-      error: { type: 'not_found_error', message: 'no such model' },
+      error: {
+        type: 'not_found_error',
+        message: 'no such model',
+        details: { error_code: 'model_not_found' },
+      },
     });
     const cases = [
       ['key_invalid', 401, 'authentication_error', 'authentication_error'],

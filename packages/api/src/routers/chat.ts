@@ -67,7 +67,8 @@ export const chatRouter = router({
         createdAt: new Date(stream.created * 1000).toISOString(),
       };
       try {
-        for await (const ev of stream.events) yield ev;
+        // `raw` events only come from native /v1 calls (ChatRequest.native), never from here.
+        for await (const ev of stream.events) if (ev.type !== 'raw') yield ev;
       } catch (e) {
         ctx.log.error({ err: String(e), requestId }, 'chat stream failed');
         yield { type: 'error', code: 'upstream_error', message: 'the stream failed' };

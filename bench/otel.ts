@@ -1,0 +1,73 @@
+/**
+ * `pnpm bench:otel`: what OpenTelemetry export costs. Two Tollgate processes against the same
+ * fake upstream, one with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a counting OTLP/HTTP sink in
+ * this process, one without; c=64 load on /v1/chat/completions in alternating rounds (the
+ * machine is shared: see bench/NOTES.md). Goal: CPU per request with export on within 10 % of
+ * off. Prints a Markdown table for docs/benchmarks.md; asserts nothing.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DURATION_S, loadRounds, quick, startChild, startTollgate } from './harness.ts';
+
+async function startSink() {
+  let batches = 0;
+  let bytes = 0;
+  const server = http.createServer((req, res) => {
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+    });
+    req.on('end', () => {
+      batches++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stats: () => ({ batches, bytes }),
+    close: () => server.close(),
+  };
+}
+
+async function main() {
+  const sink = await startSink();
+  const fake = startChild(['bench/fake-upstream.ts'], {}, /listening on (http:\/\/\S+)/);
+  process.on('exit', () => fake.child.kill('SIGTERM'));
+  const upstreamUrl = (await fake.matched)[1] as string;
+  const off = await startTollgate(upstreamUrl, {}, 'otel off');
+  const on = await startTollgate(
+    upstreamUrl,
+    { env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } },
+    'otel on',
+  );
+  try {
+    // Warm both up (JIT, pools) before measuring.
+    await loadRounds([off.target, on.target], 64, 1);
+    const rounds = quick ? 2 : 6;
+    const c64 = await loadRounds([off.target, on.target], 64, rounds);
+    const a = c64.get('otel off');
+    const b = c64.get('otel on');
+    if (!a || !b) throw new Error('missing figures');
+    const ratio = b.cpuUsPerReq / a.cpuUsPerReq;
+    const { batches, bytes } = sink.stats();
+    const lines = [
+      `Run: ${new Date().toISOString()}, c=64, ${rounds} alternating rounds of ${(DURATION_S / rounds).toFixed(1)} s per target.`,
+      '',
+      '| target | rps (p50 / p99 ms) | CPU µs/req | requests |',
+      '|---|---|---|---|',
+      `| OTel off | ${a.rps.toFixed(0)} (${a.p50} / ${a.p99}) | ${a.cpuUsPerReq.toFixed(0)} | ${a.requests} |`,
+      `| OTel on (OTLP/HTTP export) | ${b.rps.toFixed(0)} (${b.p50} / ${b.p99}) | ${b.cpuUsPerReq.toFixed(0)} | ${b.requests} |`,
+      '',
+      `CPU per request on/off: ${ratio.toFixed(3)}× (goal ≤ 1.10×: ${ratio <= 1.1 ? 'met' : '**missed**'}); ` +
+        `the sink received ${batches} export batches, ${(bytes / 1e6).toFixed(1)} MB.`,
+    ];
+    console.log(lines.join('\n'));
+  } finally {
+    off.process.child.kill('SIGTERM');
+    on.process.child.kill('SIGTERM');
+    fake.child.kill('SIGTERM');
+    sink.close();
+  }
+}
+
+await main();
