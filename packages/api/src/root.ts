@@ -3,6 +3,7 @@ import { chatRouter } from './routers/chat.ts';
 import { embeddingsRouter } from './routers/embeddings.ts';
 import { keysRouter } from './routers/keys.ts';
 import { modelsRouter } from './routers/models.ts';
+import { providersRouter } from './routers/providers.ts';
 import { requestsRouter } from './routers/requests.ts';
 import { systemRouter } from './routers/system.ts';
 import { usersRouter } from './routers/users.ts';
@@ -17,6 +18,7 @@ export const appRouter = router({
   chat: chatRouter,
   embeddings: embeddingsRouter,
   requests: requestsRouter,
+  providers: providersRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,5 +1,8 @@
 import type { DB } from '@tollgate/db';
 import type { Kysely, Selectable } from 'kysely';
+import { getConnections } from '../connections/connection-registry.ts';
+import { connectionNames } from '../connections/connections.repository.ts';
+import { isReservedName } from '../connections/connections.service.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import {
@@ -24,8 +27,23 @@ export type ModelInput = Omit<
   | 'enabled'
   | 'aliases'
   | 'fallbacks'
+  | 'deployments'
+  | 'routing'
+  | 'provider'
+  | 'upstreamModel'
 > &
-  Partial<ModelValues>;
+  Partial<Omit<ModelValues, 'deployments'>> & {
+    /** Instead of provider + upstreamModel: one or more weighted deployments on connections. */
+    deployments?: DeploymentInput[] | undefined;
+  };
+
+export type DeploymentInput = {
+  provider: string;
+  upstreamModel: string;
+  weight?: number | undefined;
+  inputPricePerMTok?: string | null | undefined;
+  outputPricePerMTok?: string | null | undefined;
+};
 
 /** numeric(20,10) arrives as "1.5000000000": trimmed as a string, never through a float. */
 export function trimDecimal(s: string | null): string | null {
@@ -50,6 +68,14 @@ function toModel(r: Selectable<DB['models']>): CatalogModel {
     enabled: r.enabled,
     aliases: r.aliases,
     fallbacks: r.fallbacks,
+    deployments: r.deployments.map((d) => ({
+      provider: d.provider,
+      upstreamModel: d.upstreamModel,
+      weight: d.weight,
+      inputPricePerMTok: d.inputPricePerMTok ?? null,
+      outputPricePerMTok: d.outputPricePerMTok ?? null,
+    })),
+    routing: r.routing,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -154,7 +180,7 @@ export async function listModels(
 }
 
 export async function upsertModel(
-  deps: Pick<Deps, 'db'>,
+  deps: Pick<Deps, 'db' | 'config' | 'providers' | 'log'>,
   input: ModelInput,
 ): Promise<CatalogModel> {
   const aliases = [...new Set(input.aliases ?? [])];
@@ -167,6 +193,26 @@ export async function upsertModel(
       param: 'fallbacks',
     });
   }
+  const deployments = input.deployments ?? [];
+  const first = deployments[0];
+  const provider = input.provider ?? first?.provider;
+  const upstreamModel = input.upstreamModel ?? first?.upstreamModel;
+  if (provider === undefined || upstreamModel === undefined) {
+    throw new DomainError('bad_request', 'give provider and upstreamModel, or deployments', {
+      param: deployments.length === 0 && input.deployments ? 'deployments' : 'provider',
+    });
+  }
+  if (deployments.length > 0) {
+    const known = await getConnections(deps);
+    const stored = new Set(await connectionNames(deps.db));
+    for (const d of deployments) {
+      if (!known.has(d.provider) && !stored.has(d.provider) && !isReservedName(d.provider)) {
+        throw new DomainError('bad_request', `no connection named '${d.provider}'`, {
+          param: 'deployments',
+        });
+      }
+    }
+  }
   const clashes = await findCollisions(deps.db, input.name, [input.name, ...aliases]);
   if (clashes.length > 0) {
     throw new DomainError('conflict', `name or alias already used by model '${clashes[0]?.name}'`, {
@@ -175,8 +221,8 @@ export async function upsertModel(
   }
   const row = await upsertModelRow(deps.db, {
     name: input.name,
-    provider: input.provider,
-    upstreamModel: input.upstreamModel,
+    provider,
+    upstreamModel,
     kind: input.kind,
     inputPricePerMTok: input.inputPricePerMTok,
     outputPricePerMTok: input.outputPricePerMTok,
@@ -187,6 +233,14 @@ export async function upsertModel(
     enabled: input.enabled ?? true,
     aliases,
     fallbacks,
+    deployments: deployments.map((d) => ({
+      provider: d.provider,
+      upstreamModel: d.upstreamModel,
+      weight: d.weight ?? 1,
+      inputPricePerMTok: d.inputPricePerMTok ?? null,
+      outputPricePerMTok: d.outputPricePerMTok ?? null,
+    })),
+    routing: input.routing ?? 'weighted',
   });
   invalidateCatalog(deps);
   return toModel(row);
