@@ -207,7 +207,7 @@ export async function upsertModel(
     const stored = new Set(await connectionNames(deps.db));
     for (const d of deployments) {
       if (!known.has(d.provider) && !stored.has(d.provider) && !isReservedName(d.provider)) {
-        throw new DomainError('bad_request', `no connection named '${d.provider}'`, {
+        throw new DomainError('bad_request', `deployments: no connection named '${d.provider}'`, {
           param: 'deployments',
         });
       }
