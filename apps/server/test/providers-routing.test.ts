@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@tollgate/config';
-import {
-  chatComplete,
-  defaultGatewayTuning,
-  seedModels,
-  type UserPrincipal,
-  upsertModel,
-} from '@tollgate/core';
+import { chatComplete, defaultGatewayTuning, seedModels, type UserPrincipal } from '@tollgate/core';
 import { createTestDeps, createTestUser, type TestUser } from '@tollgate/core/testing';
 import { createLogger } from '@tollgate/telemetry';
 import {
