@@ -297,7 +297,7 @@ describe('routing to deployments', () => {
       ],
     });
     // Equal weights and a constant random source: `a` comes first in every healthy order.
-    const tuning = { ...defaultGatewayTuning, random: () => 0.5 };
+    const tuning = { ...defaultGatewayTuning, random: () => 0.1 };
     fakeA.script(CHAT, [{ status: 429, headers: { 'retry-after': '30' } }]);
     const first = call(member.principal);
     const r = await chatComplete(

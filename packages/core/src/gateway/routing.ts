@@ -161,13 +161,29 @@ export function noteConnectionTokens(s: RoutingState, c: LiveConnection, tokens:
   if (w) w.tokens += tokens;
 }
 
-/** Weighted random order without replacement (Efraimidis–Spirakis keys). */
+/**
+ * Weighted random order without replacement: each place is drawn among the deployments left, in
+ * proportion to their weights. Plain loops, no sort or wrapper objects: this runs on every call.
+ */
 function weightedOrder(list: Deployment[], random: () => number): Deployment[] {
   if (list.length <= 1) return list;
-  return list
-    .map((d) => ({ d, k: random() ** (1 / d.weight) }))
-    .sort((a, b) => b.k - a.k)
-    .map((x) => x.d);
+  const left = list.slice();
+  let total = 0;
+  for (const d of left) total += d.weight;
+  const out: Deployment[] = [];
+  while (left.length > 1) {
+    let r = random() * total;
+    let i = 0;
+    for (; i < left.length - 1; i++) {
+      r -= (left[i] as Deployment).weight;
+      if (r < 0) break;
+    }
+    const [d] = left.splice(i, 1) as [Deployment];
+    total -= d.weight;
+    out.push(d);
+  }
+  out.push(left[0] as Deployment);
+  return out;
 }
 
 /**
