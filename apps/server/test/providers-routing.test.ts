@@ -430,6 +430,29 @@ describe('connection kinds', () => {
     expect(seen[0]?.headers.authorization).toBeUndefined();
   });
 
+  it('anthropic: speaks the Messages API to its base URL, with the extra headers', async () => {
+    await connection({
+      kind: 'anthropic',
+      name: 'anth',
+      baseUrl: fakeB.url,
+      apiKey: keyB,
+      headers: { 'x-team': 'ml' },
+    });
+    await model('claude-via-conn', {
+      deployments: [{ provider: 'anth', upstreamModel: 'claude-x' }],
+    });
+    const res = await api('POST', '/api/chat/completions', member, {
+      model: 'claude-via-conn',
+      messages: [{ role: 'user', content: 'hello anthropic' }],
+    });
+    expect(res.status).toBe(200);
+    expect(res.json().content).toBe('hello anthropic');
+    const seen = fakeB.requests('POST /v1/messages');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.body).toMatchObject({ model: 'claude-x' });
+    expect(seen[0]?.headers['x-team']).toBe('ml');
+  });
+
   it('openai-compatible without usage in its stream: usage is estimated and flagged', async () => {
     await model('compat-stream', { deployments: [{ provider: 'a', upstreamModel: 'llama' }] });
     fakeA.script(CHAT, [{ stream: ['Hel', 'lo ', 'there'], noUsage: true }]);
