@@ -1,12 +1,20 @@
 import {
+  type BatchRunOptions,
+  type DeliveryOptions,
   type Deps,
+  deliverBatchWebhook,
   type JobName,
   type JobPayload,
   jobPayloads,
   maintainRequestLog,
+  processBatchChunk,
   purgeAuthTokens,
+  purgeIdempotencyKeys,
+  purgeSpendState,
   recordHeartbeat,
+  rollupUsage,
   unlockDeadWorkers,
+  usageRollupLagMs,
 } from '@tollgate/core';
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 
@@ -14,6 +22,10 @@ export type WorkerRuntime = {
   deps: Deps;
   /** Ids of this process's graphile-worker workers (as written into `locked_by`). */
   workerIds: ReadonlySet<string>;
+  /** Gateway tuning and item retry delays for batch items (tests shorten them). */
+  batch?: BatchRunOptions;
+  /** DNS and limits for webhook deliveries (tests play DNS). */
+  webhook?: DeliveryOptions;
 };
 
 type Handlers = {
@@ -40,9 +52,33 @@ export const handlers: Handlers = {
       `purged ${r.refreshTokens} refresh tokens, ${r.loginFailures} login failures`,
     );
   },
+  usage_rollup: async (rt, _payload, helpers) => {
+    const r = await rollupUsage(rt.deps, { lagMs: usageRollupLagMs(rt.deps.config) });
+    const purged = await purgeSpendState(rt.deps);
+    if (r.hours > 0) helpers.logger.info(`usage rolled up: ${r.hours} hours`);
+    if (purged.windows + purged.leases + purged.cacheEntries > 0)
+      helpers.logger.info(
+        `spend state purged: ${purged.windows} windows, ${purged.leases} leases, ${purged.cacheEntries} cache entries`,
+      );
+  },
   unlock_dead_workers: async (rt, _payload, helpers) => {
     const ids = await unlockDeadWorkers(rt.deps);
     if (ids.length > 0) helpers.logger.warn(`released jobs of dead workers: ${ids.join(', ')}`);
+  },
+  batch_chunk: async (rt, payload, helpers) => {
+    await processBatchChunk(
+      rt.deps,
+      payload,
+      { id: helpers.job.id, signal: helpers.abortSignal },
+      rt.batch,
+    );
+  },
+  webhook_delivery: async (rt, payload, helpers) => {
+    await deliverBatchWebhook(rt.deps, payload.batchId, helpers.job.attempts, rt.webhook);
+  },
+  purge_idempotency_keys: async (rt, _payload, helpers) => {
+    const n = await purgeIdempotencyKeys(rt.deps);
+    if (n > 0) helpers.logger.info(`purged ${n} idempotency keys`);
   },
 };
 
@@ -52,6 +88,10 @@ export const maxAttempts: Partial<Record<JobName, number>> = {
   unlock_dead_workers: 3,
   purge_auth_tokens: 3,
   request_log_partitions: 5,
+  usage_rollup: 5,
+  batch_chunk: 25,
+  webhook_delivery: 8,
+  purge_idempotency_keys: 3,
 };
 
 /**
@@ -96,4 +136,6 @@ export const crontab = [
   '*/2 * * * * unlock_dead_workers ?id=unlock_dead_workers&max=3',
   '17 3 * * * request_log_partitions ?id=request_log_partitions&max=5',
   '23 * * * * purge_auth_tokens ?id=purge_auth_tokens&max=3',
+  '*/15 * * * * usage_rollup ?id=usage_rollup&max=5',
+  '41 * * * * purge_idempotency_keys ?id=purge_idempotency_keys&max=3',
 ].join('\n');

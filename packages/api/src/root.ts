@@ -1,4 +1,6 @@
 import { authRouter } from './routers/auth.ts';
+import { batchesRouter, webhooksRouter } from './routers/batches.ts';
+import { budgetsRouter } from './routers/budgets.ts';
 import { chatRouter } from './routers/chat.ts';
 import { embeddingsRouter } from './routers/embeddings.ts';
 import { keysRouter } from './routers/keys.ts';
@@ -6,6 +8,7 @@ import { modelsRouter } from './routers/models.ts';
 import { providersRouter } from './routers/providers.ts';
 import { requestsRouter } from './routers/requests.ts';
 import { systemRouter } from './routers/system.ts';
+import { usageRouter } from './routers/usage.ts';
 import { usersRouter } from './routers/users.ts';
 import { createCallerFactory, router } from './trpc.ts';
 
@@ -19,6 +22,10 @@ export const appRouter = router({
   embeddings: embeddingsRouter,
   requests: requestsRouter,
   providers: providersRouter,
+  budgets: budgetsRouter,
+  usage: usageRouter,
+  batches: batchesRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -22,6 +22,29 @@ export {
   publicJwks,
   rotateSigningKey,
 } from './auth/signing-keys.ts';
+export type { BatchChunk, BatchRunOptions, ChunkOutcome } from './batches/batch-runner.ts';
+export { MAX_ITEM_ATTEMPTS, processBatchChunk, retryLaterCodes } from './batches/batch-runner.ts';
+// Background work (issue #11): batches, webhooks, the SSRF guard.
+export type {
+  BatchCounts,
+  BatchDetail,
+  BatchItemInput,
+  BatchResultLine,
+  BatchView,
+  SubmitOptions,
+  WebhookAttempt,
+} from './batches/batches.service.ts';
+export {
+  BATCH_CHUNK_SIZE,
+  cancelBatch,
+  getBatch,
+  listBatches,
+  MAX_BATCH_ITEMS,
+  purgeIdempotencyKeys,
+  readResults,
+  streamResults,
+  submitBatch,
+} from './batches/batches.service.ts';
 export type {
   ConnectionInput,
   ConnectionPatch,
@@ -38,6 +61,7 @@ export type { Clock, Deps } from './deps.ts';
 export { systemClock } from './deps.ts';
 export type { DomainErrorCode } from './errors.ts';
 export { DomainError, domainErrorCodes } from './errors.ts';
+export { toChatResult } from './gateway/chat-result.ts';
 export {
   chatComplete,
   createEmbeddings,
@@ -67,6 +91,22 @@ export {
   resolveModel,
   upsertModel,
 } from './models/models.service.ts';
+export type {
+  AllowList,
+  CheckedUrl,
+  GuardedResponse,
+  ResolvedAddress,
+  Resolver,
+} from './net/ssrf-guard.ts';
+export {
+  checkUrl,
+  guardedRequest,
+  parseAllowList,
+  pinnedLookup,
+  refusedRange,
+  SsrfError,
+  systemResolver,
+} from './net/ssrf-guard.ts';
 export type { Page, PageInput } from './pagination.ts';
 export type {
   ModelPrices,
@@ -87,8 +127,54 @@ export {
   listRequests,
   maintainRequestLog,
 } from './requests/requests.service.ts';
-export { recordHeartbeat, removeHeartbeat, unlockDeadWorkers } from './system/heartbeat.service.ts';
+// Spend and limits (#12): budgets, the shared limiter, the response cache, usage analytics.
+export type { BudgetInput, BudgetView } from './spend/budgets.service.ts';
+export { listBudgets, setBudget } from './spend/budgets.service.ts';
+export { callLimitChecks } from './spend/checks.ts';
+export type {
+  Admission,
+  LimitCheck,
+  Limiter,
+  LimiterOptions,
+  LimitMetric,
+  LimitPeriod,
+  LimitSubject,
+  LimitSubjectKind,
+  LimitUsage,
+} from './spend/limiter.ts';
+export { createLimiter, formatReset, LEASE_TTL_MS } from './spend/limiter.ts';
+export type { CachedChat, ResponseCache } from './spend/response-cache.ts';
+export { chatCacheKey, createResponseCache } from './spend/response-cache.ts';
+export type {
+  UsageGroup,
+  UsageGroupBy,
+  UsageQuery,
+  UsageSummary,
+  UsageTotals,
+} from './spend/usage.service.ts';
+export {
+  purgeSpendState,
+  rollupUsage,
+  usageCsv,
+  usageCsvColumns,
+  usageRollupLagMs,
+  usageSummary,
+} from './spend/usage.service.ts';
+export {
+  DEAD_WORKER_SECONDS,
+  HEARTBEAT_INTERVAL_MS,
+  recordHeartbeat,
+  removeHeartbeat,
+  unlockDeadWorkers,
+} from './system/heartbeat.service.ts';
 export type { Readiness } from './system/system.service.ts';
 export { checkReadiness, getSystemInfo, HEARTBEAT_STALE_SECONDS } from './system/system.service.ts';
 export type { UserView } from './users/users.service.ts';
 export { createUser, listUsers, updateUser } from './users/users.service.ts';
+export type { DeliveryOptions } from './webhooks/webhooks.service.ts';
+export {
+  checkWebhookUrl,
+  deliverBatchWebhook,
+  rotateWebhookSecret,
+  signWebhook,
+} from './webhooks/webhooks.service.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { sql } from 'kysely';
-import { open as openSecret, seal as sealSecret } from '../crypto/secret-box.ts';
+import { seal, unseal } from '../crypto/sealed-box.ts';
 import type { Deps } from '../deps.ts';
 import { publishAuthEvent } from './auth-events.ts';
 import { AUTH_CACHE_TTL_MS } from './auth-runtime.ts';
@@ -19,16 +19,8 @@ type KeySet = {
   active: { kid: string; privateKey: CryptoKey } | undefined;
 };
 
-const PURPOSE = 'signing key';
-
-/** AES-256-GCM; the kid is authenticated data so a ciphertext cannot be moved to another row. */
-function seal(secret: string | undefined, kid: string, plaintext: string): string {
-  return sealSecret(secret, PURPOSE, kid, plaintext);
-}
-
-function open(secret: string | undefined, kid: string, sealed: string): string {
-  return openSecret(secret, PURPOSE, kid, sealed);
-}
+// The HKDF info of signing keys since the first release: changing it would orphan stored keys.
+const SIGNING_KEYS = { info: 'signing-key-encryption/v1', what: 'signing key' };
 
 async function newKeyRow(secret: string | undefined) {
   const kid = randomUUID();
@@ -42,7 +34,7 @@ async function newKeyRow(secret: string | undefined) {
     kid,
     alg: JWT_ALG,
     public_jwk: JSON.stringify({ kty: pub.kty, crv: pub.crv, x: pub.x }),
-    private_jwk_enc: seal(secret, kid, JSON.stringify(priv)),
+    private_jwk_enc: seal(secret, SIGNING_KEYS, kid, JSON.stringify(priv)),
   };
 }
 
@@ -106,7 +98,9 @@ async function loadKeySet(deps: Deps): Promise<KeySet> {
       publicKey: (await importJWK(publicJwk, r.alg)) as CryptoKey,
     });
     if (r.superseded_at === null && !active) {
-      const priv = JSON.parse(open(deps.config.secret, r.kid, r.private_jwk_enc)) as JWK;
+      const priv = JSON.parse(
+        unseal(deps.config.secret, SIGNING_KEYS, r.kid, r.private_jwk_enc),
+      ) as JWK;
       active = { kid: r.kid, privateKey: (await importJWK(priv, r.alg)) as CryptoKey };
     }
   }

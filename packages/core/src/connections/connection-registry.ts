@@ -1,12 +1,15 @@
 import type { DB } from '@tollgate/db';
 import { createConnectionProvider, type Provider } from '@tollgate/providers';
 import type { Kysely } from 'kysely';
-import { open } from '../crypto/secret-box.ts';
+import { type SealPurpose, unseal } from '../crypto/sealed-box.ts';
 import type { Deps } from '../deps.ts';
 import { type ConnectionRow, selectConnections } from './connections.repository.ts';
 
-/** The purpose the connection keys are sealed under (crypto/secret-box.ts). */
-export const CONNECTION_KEY_PURPOSE = 'provider connection key';
+/** The purpose the connection keys are sealed under (crypto/sealed-box.ts). */
+export const CONNECTION_KEY_PURPOSE: SealPurpose = {
+  info: 'provider-connection-key-encryption/v1',
+  what: 'provider connection key',
+};
 
 /** A connection the gateway can call: its client, its label values and its quotas. */
 export type LiveConnection = {
@@ -44,7 +47,7 @@ function clientFor(deps: RegistryDeps, r: ConnectionRow): Provider {
   const provider = createConnectionProvider({
     kind: r.kind,
     baseUrl: r.base_url,
-    apiKey: open(deps.config.secret, CONNECTION_KEY_PURPOSE, r.id, r.api_key_enc),
+    apiKey: unseal(deps.config.secret, CONNECTION_KEY_PURPOSE, r.id, r.api_key_enc),
     apiVersion: r.api_version,
     headers: r.headers,
     upstreamTimeoutMs: deps.config.upstreamTimeoutMs,

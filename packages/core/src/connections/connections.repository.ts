@@ -23,7 +23,7 @@ export function findConnection(db: Kysely<DB>, id: string): Promise<ConnectionRo
   return db.selectFrom('provider_connections').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Inserts with a caller-chosen id: the key's ciphertext is bound to it (secret-box aad). */
+/** Inserts with a caller-chosen id: the key's ciphertext is bound to it (sealed-box aad). */
 export function insertConnection(db: Kysely<DB>, id: string, v: ConnectionValues) {
   return db
     .insertInto('provider_connections')

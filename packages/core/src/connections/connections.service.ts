@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '@tollgate/config';
 import type { ConnectionKind } from '@tollgate/providers';
-import { seal } from '../crypto/secret-box.ts';
+import { seal } from '../crypto/sealed-box.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import type { Page, PageInput } from '../pagination.ts';
