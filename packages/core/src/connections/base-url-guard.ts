@@ -1,13 +1,13 @@
-import { lookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
+import { systemResolver } from '../net/ssrf-guard.ts';
 
 /**
  * The safety check for provider connection base URLs (issue #16). Unlike webhooks, private
  * networks are legitimate here (an admin's vLLM or Ollama on 10.x or localhost); refused are
  * link-local addresses and the cloud metadata services, which hand out instance credentials.
  *
- * TODO(#11): the SSRF guard (core/src/net/ssrf-guard.ts, same ipaddr.js) lands with batches; unify
- * the address classification with it then.
+ * Shares DNS resolution and ipaddr.js with the webhook SSRF guard (net/ssrf-guard.ts), whose
+ * refusal set (every non-public range) is deliberately stricter than this one.
  */
 
 /** Cloud metadata endpoints outside link-local space (AWS IPv6, Alibaba, Azure wireserver). */
@@ -16,8 +16,7 @@ const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata', 'instanc
 
 export type Resolve = (host: string) => Promise<string[]>;
 
-const systemResolve: Resolve = async (host) =>
-  (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+const systemResolve: Resolve = async (host) => (await systemResolver(host)).map((a) => a.address);
 
 /** Why `address` may not be an upstream, or null when it may. */
 export function refusedUpstreamAddress(address: string): string | null {

@@ -202,14 +202,17 @@ export async function upsertModel(
       param: deployments.length === 0 && input.deployments ? 'deployments' : 'provider',
     });
   }
-  if (deployments.length > 0) {
+  // Every connection a model names must exist (the built-in names always may: seeds use them
+  // whether or not OPENAI_* / ANTHROPIC_* are set).
+  const named = deployments.length > 0 ? deployments.map((d) => d.provider) : [provider];
+  const unknown = named.filter((n) => !isReservedName(n));
+  if (unknown.length > 0) {
     const known = await getConnections(deps);
     const stored = new Set(await connectionNames(deps.db));
-    for (const d of deployments) {
-      if (!known.has(d.provider) && !stored.has(d.provider) && !isReservedName(d.provider)) {
-        throw new DomainError('bad_request', `deployments: no connection named '${d.provider}'`, {
-          param: 'deployments',
-        });
+    const param = deployments.length > 0 ? 'deployments' : 'provider';
+    for (const n of unknown) {
+      if (!known.has(n) && !stored.has(n)) {
+        throw new DomainError('bad_request', `${param}: no connection named '${n}'`, { param });
       }
     }
   }
