@@ -6,6 +6,7 @@ import { chatRouter } from './routers/chat.ts';
 import { embeddingsRouter } from './routers/embeddings.ts';
 import { keysRouter } from './routers/keys.ts';
 import { modelsRouter } from './routers/models.ts';
+import { providersRouter } from './routers/providers.ts';
 import { requestsRouter } from './routers/requests.ts';
 import { systemRouter } from './routers/system.ts';
 import { teamsRouter } from './routers/teams.ts';
@@ -24,6 +25,7 @@ export const appRouter = router({
   requests: requestsRouter,
   teams: teamsRouter,
   audit: auditRouter,
+  providers: providersRouter,
   budgets: budgetsRouter,
   usage: usageRouter,
   batches: batchesRouter,

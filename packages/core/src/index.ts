@@ -47,6 +47,17 @@ export {
   streamResults,
   submitBatch,
 } from './batches/batches.service.ts';
+export type {
+  ConnectionInput,
+  ConnectionPatch,
+  ConnectionView,
+} from './connections/connections.service.ts';
+export {
+  createConnection,
+  deleteConnection,
+  listConnections,
+  updateConnection,
+} from './connections/connections.service.ts';
 export { createDeps } from './create-deps.ts';
 export type { Clock, Deps } from './deps.ts';
 export { systemClock } from './deps.ts';
@@ -78,7 +89,13 @@ export { enqueue, jobPayloads } from './jobs/payloads.ts';
 export type { KeySettings, KeyView } from './keys/api-keys.service.ts';
 export { createKey, listKeys, revokeKey, updateKey } from './keys/api-keys.service.ts';
 export { anthropicModels, mockModels, openaiModels, seedModels } from './models/models.seed.ts';
-export type { CatalogModel, ModelInput, ModelKind, ModelPage } from './models/models.service.ts';
+export type {
+  CatalogModel,
+  DeploymentInput,
+  ModelInput,
+  ModelKind,
+  ModelPage,
+} from './models/models.service.ts';
 export {
   CATALOG_TTL_MS,
   deleteModel,

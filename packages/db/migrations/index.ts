@@ -7,6 +7,7 @@ import * as m0005 from './0005_batches.ts';
 import * as m0006 from './0006_spend.ts';
 import * as m0007 from './0007_teams_audit.ts';
 import * as m0008 from './0008_compat_objects.ts';
+import * as m0013 from './0013_provider_connections.ts';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006_spend': m0006,
   '0007_teams_audit': m0007,
   '0008_compat_objects': m0008,
+  '0013_provider_connections': m0013,
 };

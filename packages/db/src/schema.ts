@@ -1,5 +1,6 @@
 import type { BatchTables } from './schema/batches.ts';
 import type { CompatTables } from './schema/compat.ts';
+import type { ConnectionTables } from './schema/connections.ts';
 import type { GatewayTables } from './schema/gateway.ts';
 import type { IdentityTables } from './schema/identity.ts';
 import type { SpendTables } from './schema/spend.ts';
@@ -14,4 +15,5 @@ export interface DB
     BatchTables,
     SpendTables,
     TeamTables,
-    CompatTables {}
+    CompatTables,
+    ConnectionTables {}

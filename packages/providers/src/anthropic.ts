@@ -36,6 +36,8 @@ export type AnthropicProviderOptions = {
   /** Without /v1: the SDK adds it. Default https://api.anthropic.com. */
   baseUrl?: string | undefined;
   timeoutMs?: number | undefined;
+  /** Extra headers sent on every call (a provider connection's `headers`). */
+  headers?: Readonly<Record<string, string>> | undefined;
 };
 
 /** Anthropic requires max_tokens; OpenAI-format callers usually leave it out. */
@@ -361,6 +363,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
         timeout: opts.timeoutMs ?? 600_000,
         // Tollgate owns retries.
         maxRetries: 0,
+        ...(opts.headers ? { defaultHeaders: { ...opts.headers } } : {}),
         // node:http with pooled keep-alive sockets instead of the global fetch (http-fetch.ts: why).
         fetch: createHttpFetch(),
       }),

@@ -20,9 +20,19 @@ export {
   mockEmbedding,
 } from './mock.ts';
 export type { OpenAIProviderOptions } from './openai.ts';
-export { createOpenAIProvider, mapOpenAIFinish, normalizeOpenAIUsage } from './openai.ts';
-export type { Providers, ProvidersOptions } from './registry.ts';
-export { createProviders } from './registry.ts';
+export {
+  AZURE_DEFAULT_API_VERSION,
+  createOpenAIProvider,
+  mapOpenAIFinish,
+  normalizeOpenAIUsage,
+} from './openai.ts';
+export type {
+  ConnectionKind,
+  ConnectionSpec,
+  Providers,
+  ProvidersOptions,
+} from './registry.ts';
+export { createConnectionProvider, createProviders } from './registry.ts';
 export type {
   CallOptions,
   ChatMessage,

@@ -41,7 +41,19 @@ export type OpenAIProviderOptions = {
   baseUrl?: string | undefined;
   /** Client-level ceiling; each call passes its own limit too. */
   timeoutMs?: number | undefined;
+  /**
+   * 'azure': Azure OpenAI's wire: `{base}/openai/deployments/{model}/…?api-version=…` with an
+   * `api-key` header; the request's model names the deployment.
+   */
+  flavor?: 'openai' | 'azure' | undefined;
+  /** Azure's `api-version` query parameter. */
+  apiVersion?: string | undefined;
+  /** Extra headers sent on every call (a provider connection's `headers`). */
+  headers?: Readonly<Record<string, string>> | undefined;
 };
+
+/** Azure OpenAI's default `api-version` when a connection names none. */
+export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
 
 const OPENAI_URL = 'https://api.openai.com/v1';
 
@@ -160,12 +172,38 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
   const clientTimeoutMs = opts.timeoutMs ?? 600_000;
   const useCompletionTokens = base === OPENAI_URL;
   const upstream = createUpstreamHttp();
-  const authorization = `Bearer ${opts.apiKey}`;
-  const targets = {
+  const azure = opts.flavor === 'azure';
+  // Caller-given extra headers first, so they can never replace the credential or content type.
+  const fixedHeaders: Record<string, string> = { ...opts.headers };
+  if (azure) fixedHeaders['api-key'] = opts.apiKey;
+  else fixedHeaders.authorization = `Bearer ${opts.apiKey}`;
+  fixedHeaders['content-type'] = 'application/json';
+  fixedHeaders['user-agent'] = 'tollgate';
+  const headersFor = {
+    'application/json': { ...fixedHeaders, accept: 'application/json' },
+    'text/event-stream': { ...fixedHeaders, accept: 'text/event-stream' },
+  };
+  const fixedTargets = {
     chat: upstreamTarget(`${base}/chat/completions`),
     embeddings: upstreamTarget(`${base}/embeddings`),
     responses: upstreamTarget(`${base}/responses`),
   };
+  const apiVersion = encodeURIComponent(opts.apiVersion ?? AZURE_DEFAULT_API_VERSION);
+  // Azure: one URL per deployment, parsed once each (the deployment set is the catalog's, bounded).
+  const azureTargets = new Map<string, { chat: UpstreamTarget; embeddings: UpstreamTarget }>();
+  function targetsFor(model: string) {
+    if (!azure) return fixedTargets;
+    let t = azureTargets.get(model);
+    if (t === undefined) {
+      const d = `${base}/openai/deployments/${encodeURIComponent(model)}`;
+      t = {
+        chat: upstreamTarget(`${d}/chat/completions?api-version=${apiVersion}`),
+        embeddings: upstreamTarget(`${d}/embeddings?api-version=${apiVersion}`),
+      };
+      azureTargets.set(model, t);
+    }
+    return t;
+  }
 
   /**
    * POSTs a JSON body; resolves with a 2xx response whose body is still unread, or throws the
@@ -182,13 +220,8 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     try {
       res = await upstream.send(target, {
         method: 'POST',
-        headers: {
-          ...extra,
-          authorization,
-          'content-type': 'application/json',
-          accept,
-          'user-agent': 'tollgate',
-        },
+        // Per-call headers (trace context) first: they never replace the credential.
+        headers: extra ? { ...extra, ...headersFor[accept] } : headersFor[accept],
         body: JSON.stringify(body),
         signal: call.signal,
         timeoutMs:
@@ -236,7 +269,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     async chat(req: ChatRequest, call: CallOptions): Promise<ChatResponse> {
       if (req.native?.wire === 'openai.responses') {
         const raw = await postJson<OpenAIResponse>(
-          targets.responses,
+          fixedTargets.responses,
           { ...req.native.body, model: req.model, stream: false },
           call,
           req.headers,
@@ -244,7 +277,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
         return { ...fromOpenAIResponse(raw), raw };
       }
       const res = await postJson<ChatCompletion>(
-        targets.chat,
+        targetsFor(req.model).chat,
         { ...toParams(req, useCompletionTokens), stream: false },
         call,
         req.headers,
@@ -262,7 +295,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     async *chatStream(req: ChatRequest, call: CallOptions): AsyncIterable<StreamEvent> {
       if (req.native?.wire === 'openai.responses') {
         const res = await post(
-          targets.responses,
+          fixedTargets.responses,
           { ...req.native.body, model: req.model, stream: true },
           call,
           'text/event-stream',
@@ -272,7 +305,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
         return;
       }
       const res = await post(
-        targets.chat,
+        targetsFor(req.model).chat,
         {
           ...toParams(req, useCompletionTokens),
           stream: true,
@@ -338,7 +371,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
 
     async embed(req: EmbeddingRequest, call: CallOptions): Promise<EmbeddingResponse> {
       const res = await postJson<CreateEmbeddingResponse>(
-        targets.embeddings,
+        targetsFor(req.model).embeddings,
         {
           model: req.model,
           input: req.input,

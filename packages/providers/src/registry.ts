@@ -17,6 +17,40 @@ export type Providers = {
   readonly anthropic?: Provider;
 };
 
+export type ConnectionKind = 'openai' | 'openai-compatible' | 'azure-openai' | 'anthropic';
+
+/** One provider connection (issue #16) as the client for it needs it; the key is plaintext here. */
+export type ConnectionSpec = {
+  kind: ConnectionKind;
+  baseUrl: string;
+  apiKey: string;
+  apiVersion?: string | null | undefined;
+  headers?: Readonly<Record<string, string>> | undefined;
+  upstreamTimeoutMs?: number | undefined;
+};
+
+/** A client for one provider connection: the wire its kind speaks, at its base URL. */
+export function createConnectionProvider(c: ConnectionSpec): Provider {
+  const common = {
+    apiKey: c.apiKey,
+    baseUrl: c.baseUrl,
+    timeoutMs: c.upstreamTimeoutMs,
+    headers: c.headers,
+  };
+  switch (c.kind) {
+    case 'anthropic':
+      return createAnthropicProvider(common);
+    case 'azure-openai':
+      return createOpenAIProvider({
+        ...common,
+        flavor: 'azure',
+        apiVersion: c.apiVersion ?? undefined,
+      });
+    default:
+      return createOpenAIProvider(common);
+  }
+}
+
 /** The providers this deployment has: mock always, openai/anthropic when a key is configured. */
 export function createProviders(opts: ProvidersOptions): Providers {
   const timeoutMs = opts.upstreamTimeoutMs;

@@ -35,27 +35,27 @@ export function createMetrics(registry: Registry) {
     upstreamDuration: new Histogram({
       name: 'tollgate_upstream_request_duration_seconds',
       help: 'Upstream model call duration by provider, model and status',
-      labelNames: ['provider', 'model', 'status'] as const,
+      labelNames: ['provider', 'model', 'status', 'connection'] as const,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
       registers,
     }),
     upstreamTtft: new Histogram({
       name: 'tollgate_upstream_ttft_seconds',
       help: 'Time to first token of streamed upstream calls',
-      labelNames: ['provider', 'model'] as const,
+      labelNames: ['provider', 'model', 'connection'] as const,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers,
     }),
     tokens: new Counter({
       name: 'tollgate_tokens_total',
       help: 'Tokens by provider, model and direction (input|output)',
-      labelNames: ['provider', 'model', 'direction'] as const,
+      labelNames: ['provider', 'model', 'direction', 'connection'] as const,
       registers,
     }),
     costUsd: new Counter({
       name: 'tollgate_cost_usd_total',
       help: 'Cost in USD by provider and model',
-      labelNames: ['provider', 'model'] as const,
+      labelNames: ['provider', 'model', 'connection'] as const,
       registers,
     }),
     cacheHits: new Counter({

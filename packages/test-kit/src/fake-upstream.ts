@@ -43,11 +43,15 @@ export type FakeStep = {
   chunkDelayMs?: number;
   /** Never answer (for timeouts); the socket stays open until the client gives up. */
   hang?: boolean;
+  /** Stream without a usage chunk even when asked for one (some OpenAI-compatible servers). */
+  noUsage?: boolean;
 };
 
 export type FakeRequest = {
   method: string;
   path: string;
+  /** The query string's parameters (Azure's api-version). */
+  query: Record<string, string>;
   headers: Record<string, string | string[] | undefined>;
   body: unknown;
   /** True once the client closed the connection before the response was complete. */
@@ -77,6 +81,12 @@ export type FakeUpstreamOptions = {
    * thousands of kept requests grew the reference upstream to ~600 MB and into long GCs.
    */
   keepRequests?: boolean;
+  /**
+   * Azure OpenAI's wire: chat and embeddings answer on `/openai/deployments/{name}/…` (recorded
+   * under the `/v1/…` route), checking the `api-key` header (401 otherwise) and the `api-version`
+   * query parameter (404 otherwise, as Azure does for an unknown version).
+   */
+  azure?: { apiKey: string; apiVersion: string };
 };
 
 type Format = 'openai' | 'anthropic';
@@ -310,12 +320,15 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const route = `${req.method} ${path}`;
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const path = url.pathname;
+    const azureMatch = /^\/openai\/deployments\/[^/]+\/(chat\/completions|embeddings)$/.exec(path);
+    const route = azureMatch ? `${req.method} /v1/${azureMatch[1]}` : `${req.method} ${path}`;
     const body = await readBody(req);
     const record: FakeRequest = {
       method: req.method ?? '',
       path,
+      query: Object.fromEntries(url.searchParams),
       headers: { ...req.headers },
       body,
       aborted: false,
@@ -340,6 +353,15 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     if (step.delayMs) await sleep(step.delayMs);
     if (step.hang) return; // never answer; the client's timeout or abort ends it
 
+    if (opts.azure) {
+      if (!azureMatch) return sendJson(res, 404, errorBody('openai', 404));
+      if (req.headers['api-key'] !== opts.azure.apiKey) {
+        return sendJson(res, 401, errorBody('openai', 401));
+      }
+      if (url.searchParams.get('api-version') !== opts.azure.apiVersion) {
+        return sendJson(res, 404, errorBody('openai', 404));
+      }
+    }
     if (opts.apiKey !== undefined) {
       const bearer = req.headers.authorization;
       const key = req.headers['x-api-key'];
@@ -488,7 +510,8 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       );
     }
 
-    const includeUsage = isObject(req.stream_options) && req.stream_options.include_usage === true;
+    const includeUsage =
+      !step.noUsage && isObject(req.stream_options) && req.stream_options.include_usage === true;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',

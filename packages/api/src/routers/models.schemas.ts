@@ -17,10 +17,27 @@ export const ModelName = z
 
 export const ModelKind = z.enum(['chat', 'embedding']);
 
+/** Where a model is served: a provider connection's name and the model name there. */
+export const Deployment = z.object({
+  provider: z.string().min(1).max(64),
+  upstreamModel: z.string().min(1).max(256),
+  /** Relative share of traffic under weighted routing (default 1). */
+  weight: z.number().positive().max(1_000_000).optional(),
+  inputPricePerMTok: Price.optional(),
+  outputPricePerMTok: Price.optional(),
+});
+
+export const RoutingStrategy = z.enum(['weighted', 'least-in-flight', 'lowest-latency']);
+
 export const ModelUpsertInput = z.object({
   name: ModelName,
-  provider: z.enum(['mock', 'openai', 'anthropic']),
-  upstreamModel: z.string().min(1).max(256),
+  /** A connection name (`mock`, `openai`, `anthropic` or one from providers.create). */
+  provider: z.string().min(1).max(64).optional(),
+  upstreamModel: z.string().min(1).max(256).optional(),
+  /** Instead of provider + upstreamModel: weighted deployments on one or more connections. */
+  deployments: z.array(Deployment).min(1).max(32).optional(),
+  /** How a request picks among deployments (default weighted random). */
+  routing: RoutingStrategy.optional(),
   kind: ModelKind,
   inputPricePerMTok: Price,
   outputPricePerMTok: Price,
@@ -47,6 +64,16 @@ export const Model = z.object({
   enabled: z.boolean(),
   aliases: z.array(z.string()),
   fallbacks: z.array(z.string()),
+  deployments: z.array(
+    z.object({
+      provider: z.string(),
+      upstreamModel: z.string(),
+      weight: z.number(),
+      inputPricePerMTok: z.string().nullable(),
+      outputPricePerMTok: z.string().nullable(),
+    }),
+  ),
+  routing: RoutingStrategy,
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 });

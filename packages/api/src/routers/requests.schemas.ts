@@ -11,6 +11,8 @@ export const RequestLogRow = z.object({
   model: z.string(),
   provider: z.string(),
   upstreamModel: z.string(),
+  /** The provider connection that served the call. */
+  connection: z.string().nullable(),
   status: RequestStatus,
   errorCode: z.string().nullable(),
   latencyMs: z.number().int(),

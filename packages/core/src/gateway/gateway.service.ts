@@ -3,14 +3,13 @@ import {
   countInputTokens,
   countTextTokens,
   type FinishReason,
-  type Provider,
   type ProviderError,
-  type ProviderName,
   type StreamEvent,
   type ToolCall,
   type Usage,
 } from '@tollgate/providers';
 import type { UserPrincipal } from '../auth/principal.ts';
+import { getConnections } from '../connections/connection-registry.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import {
@@ -33,6 +32,15 @@ import type {
   GatewayStream,
   GatewayStreamEvent,
 } from './gateway.types.ts';
+import {
+  beginAttempt,
+  type Deployment,
+  deploymentsOf,
+  noteConnectionTokens,
+  orderDeployments,
+  routingState,
+  type Target,
+} from './routing.ts';
 import {
   type AttemptSignal,
   attemptSignal,
@@ -68,33 +76,32 @@ const zeroUsage: Usage = {
   reasoningTokens: 0,
 };
 
-type Target = { model: CatalogModel; provider: Provider };
-
-function providerOf(deps: GatewayDeps, m: CatalogModel): Provider | undefined {
-  return deps.providers[m.provider as ProviderName];
-}
-
 /** Whether `m` can produce `maxTokens` output tokens (a model without a known limit can). */
 const allowsOutput = (m: CatalogModel, maxTokens: number | undefined) =>
   maxTokens === undefined || m.maxOutputTokens === null || maxTokens <= m.maxOutputTokens;
 
 /**
- * The model asked for, then its fallbacks; only models whose provider this deployment has and
- * the caller's allow-lists admit (teams: a disallowed model is a 403, a disallowed fallback
- * skipped). A max_tokens above the model's output limit is refused here, for every surface,
- * before any upstream call; fallbacks with a lower limit than asked for are skipped.
+ * The model asked for, then its fallbacks, each expanded into its deployments on connections this
+ * process has (routing.ts orders them); only models the caller's allow-lists admit (teams: a
+ * disallowed model is a 403, a disallowed fallback skipped). A max_tokens above the model's
+ * output limit is refused here, for every surface, before any upstream call; fallbacks with a
+ * lower limit are skipped. Cooled-down deployments come after every healthy one, fallbacks'
+ * included.
  */
 async function targets(
   deps: GatewayDeps,
   name: string,
   kind: ModelKind,
   who: UserPrincipal,
+  tuning: GatewayTuning,
   maxTokens?: number,
 ): Promise<Target[]> {
   const primary = await resolveModel(deps, name, kind);
   const allowed = await checkModelAllowed(deps, who, primary, name);
-  const provider = providerOf(deps, primary);
-  if (!provider) {
+  const connections = await getConnections(deps);
+  const state = routingState(deps.db);
+  const primaryDeployments = deploymentsOf(state, primary, connections);
+  if (primaryDeployments.length === 0) {
     throw new DomainError(
       'model_not_found',
       `model '${name}' is not available: its provider '${primary.provider}' is not configured`,
@@ -108,11 +115,28 @@ async function targets(
       { param: 'max_tokens' },
     );
   }
-  const out: Target[] = [{ model: primary, provider }];
+  const healthy: Target[] = [];
+  const cooled: Target[] = [];
+  let quotaBlocked = false;
+  const add = (m: CatalogModel, all: Deployment[]) => {
+    const o = orderDeployments(state, m, all, tuning.random);
+    quotaBlocked ||= o.quotaBlocked;
+    const multi = all.length > 1;
+    for (const d of o.healthy) healthy.push({ model: m, deployment: d, multi });
+    for (const d of o.cooled) cooled.push({ model: m, deployment: d, multi });
+  };
+  add(primary, primaryDeployments);
   for (const f of await fallbackChain(deps, primary)) {
     if (!allowed(f)) continue;
-    const p = providerOf(deps, f);
-    if (p && allowsOutput(f, maxTokens)) out.push({ model: f, provider: p });
+    if (allowsOutput(f, maxTokens)) add(f, deploymentsOf(state, f, connections));
+  }
+  const out = healthy.concat(cooled);
+  if (out.length === 0 && quotaBlocked) {
+    throw new DomainError(
+      'rate_limit_exceeded',
+      `model '${name}' is not available: its connections are over their quota`,
+      { retryAfter: 60 },
+    );
   }
   return out;
 }
@@ -139,6 +163,7 @@ function record(
   o: Outcome,
 ) {
   const m = o.target.model;
+  const d = o.target.deployment;
   deps.requestLog.record({
     id: randomUUID(),
     requestId: call.requestId,
@@ -146,8 +171,9 @@ function record(
     keyId: call.principal.keyId,
     batchItemId: call.batchItemId ?? null,
     model: m.name,
-    provider: m.provider,
-    upstreamModel: m.upstreamModel,
+    provider: d.connection.providerLabel,
+    upstreamModel: d.upstreamModel,
+    connection: d.connection.name,
     status: o.status,
     errorCode: o.errorCode,
     latencyMs: performance.now() - started,
@@ -157,20 +183,22 @@ function record(
     cacheHit: o.cacheHit === true,
     surface: call.surface,
     createdAt: startedAt,
-    prices: {
-      input: m.inputPricePerMTok,
-      output: m.outputPricePerMTok,
-      cachedInput: m.cachedInputPricePerMTok,
-      cacheWrite: m.cacheWritePricePerMTok,
-    },
+    prices: d.prices,
     bodies: deps.config.logBodies ? o.bodies : undefined,
   });
-  const labels = modelLabels(m);
+  const labels = d.labels;
+  if (d.connection.tpmLimit !== null) {
+    noteConnectionTokens(
+      routingState(deps.db),
+      d.connection,
+      o.usage.inputTokens + o.usage.outputTokens,
+    );
+  }
   if (o.usage.inputTokens > 0) deps.metrics.tokens.inc(labels.input, o.usage.inputTokens);
   if (o.usage.outputTokens > 0) deps.metrics.tokens.inc(labels.output, o.usage.outputTokens);
   // A float is fine for a counter and for the limiter's local books; the request log's cost is
   // the exact figure.
-  const cost = approximateCost(m, o.usage);
+  const cost = approximateCost(d.prices, o.usage);
   if (cost !== null && cost > 0) deps.metrics.costUsd.inc(labels.model, cost);
   o.admission?.settle({ usd: cost ?? 0, tokens: o.usage.inputTokens + o.usage.outputTokens });
 }
@@ -289,41 +317,17 @@ async function cacheLookup(
   return { key, hit };
 }
 
-type ModelLabels = {
-  model: { provider: string; model: string };
-  input: { provider: string; model: string; direction: 'input' };
-  output: { provider: string; model: string; direction: 'output' };
-};
-
-// Per catalog entry (the catalog cache hands out the same objects until it reloads): label objects
-// built once, not three per call.
-const labelsOf = new WeakMap<CatalogModel, ModelLabels>();
-
-function modelLabels(m: CatalogModel): ModelLabels {
-  let labels = labelsOf.get(m);
-  if (labels === undefined) {
-    const model = { provider: m.provider, model: m.name };
-    labels = {
-      model,
-      input: { ...model, direction: 'input' },
-      output: { ...model, direction: 'output' },
-    };
-    labelsOf.set(m, labels);
-  }
-  return labels;
-}
-
-function approximateCost(m: CatalogModel, u: Usage): number | null {
-  if (m.inputPricePerMTok === null || m.outputPricePerMTok === null) return null;
-  const pin = Number(m.inputPricePerMTok);
-  const pcached = m.cachedInputPricePerMTok === null ? pin : Number(m.cachedInputPricePerMTok);
-  const pwrite = m.cacheWritePricePerMTok === null ? pin : Number(m.cacheWritePricePerMTok);
+function approximateCost(p: Deployment['prices'], u: Usage): number | null {
+  if (p.input === null || p.output === null) return null;
+  const pin = Number(p.input);
+  const pcached = p.cachedInput === null ? pin : Number(p.cachedInput);
+  const pwrite = p.cacheWrite === null ? pin : Number(p.cacheWrite);
   const plain = Math.max(0, u.inputTokens - u.cachedInputTokens - u.cacheWriteTokens);
   return (
     (plain * pin +
       u.cachedInputTokens * pcached +
       u.cacheWriteTokens * pwrite +
-      u.outputTokens * Number(m.outputPricePerMTok)) /
+      u.outputTokens * Number(p.output)) /
     1e6
   );
 }
@@ -334,11 +338,14 @@ function observeAttempt(
   seconds: number,
   err: ProviderError | null,
 ): void {
+  const l = t.deployment.labels.model;
   deps.metrics.upstreamDuration.observe(
-    { provider: t.model.provider, model: t.model.name, status: statusLabel(err) },
+    { provider: l.provider, model: l.model, connection: l.connection, status: statusLabel(err) },
     seconds,
   );
 }
+
+type Finish = ReturnType<typeof beginAttempt>;
 
 class ChainFailure extends Error {
   readonly error: ProviderError;
@@ -363,26 +370,42 @@ async function runChain<T>(
   tuning: GatewayTuning,
   deadlineAt: number,
   run: (t: Target, a: AttemptSignal) => Promise<T>,
-): Promise<{ target: Target; value: T; attempt: AttemptSignal; attemptStarted: number }> {
+): Promise<{
+  target: Target;
+  value: T;
+  attempt: AttemptSignal;
+  attemptStarted: number;
+  finish: Finish;
+}> {
   let last: ChainFailure | undefined;
+  const state = routingState(deps.db);
   for (const target of chain) {
     for (let attempt = 0; ; attempt++) {
       const a = attemptSignal(call.signal, deadlineAt);
       const attemptStarted = performance.now();
+      const finish = beginAttempt(state, target.deployment);
       try {
         const value = await raceAbort(run(target, a), a.signal);
-        return { target, value, attempt: a, attemptStarted };
+        return { target, value, attempt: a, attemptStarted, finish };
       } catch (e) {
         a.dispose();
         const err = classify(e, a.why);
+        // A model with several deployments cools the failed one down and routes to the next.
+        finish({ ok: false, err, cool: target.multi });
         observeAttempt(deps, target, (performance.now() - attemptStarted) / 1000, err);
         last = new ChainFailure(err, target);
         if (!err.retryable || a.why.reason === 'deadline') throw last;
         deps.log.warn(
-          { model: target.model.name, kind: err.kind, status: err.status, attempt },
+          {
+            model: target.model.name,
+            connection: target.deployment.connection.name,
+            kind: err.kind,
+            status: err.status,
+            attempt,
+          },
           'upstream attempt failed',
         );
-        if (err.kind === 'timeout' || attempt >= tuning.maxRetries) break;
+        if (err.kind === 'timeout' || target.multi || attempt >= tuning.maxRetries) break;
         const delay = retryDelay(tuning, attempt, err.retryAfterMs);
         if (delay === null || performance.now() + delay >= deadlineAt) break;
         try {
@@ -420,7 +443,14 @@ export async function chatComplete(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayChatResult> {
-  const allTargets = await targets(deps, input.model, 'chat', call.principal, input.max_tokens);
+  const allTargets = await targets(
+    deps,
+    input.model,
+    'chat',
+    call.principal,
+    tuning,
+    input.max_tokens,
+  );
   const cache = await cacheLookup(deps, call, input);
   if (cache.hit) {
     const startedAt = recordCacheHit(deps, call, allTargets, cache.hit, input);
@@ -449,16 +479,19 @@ export async function chatComplete(
   const startedAt = deps.clock.now();
   const started = performance.now();
   try {
-    const { target, value, attempt, attemptStarted } = await runChain(
+    const { target, value, attempt, attemptStarted, finish } = await runChain(
       deps,
       call,
       chain,
       tuning,
       started + deps.config.upstreamTimeoutMs,
-      (t, a) => t.provider.chat({ ...input, model: t.model.upstreamModel }, a.options()),
+      (t, a) =>
+        t.deployment.provider.chat({ ...input, model: t.deployment.upstreamModel }, a.options()),
     );
     attempt.dispose();
-    observeAttempt(deps, target, (performance.now() - attemptStarted) / 1000, null);
+    const ms = performance.now() - attemptStarted;
+    finish({ ok: true, ms });
+    observeAttempt(deps, target, ms / 1000, null);
     record(deps, call, startedAt, started, {
       target,
       status: 'ok',
@@ -483,7 +516,7 @@ export async function chatComplete(
     return {
       ...value,
       model: target.model.name,
-      provider: target.model.provider,
+      provider: target.deployment.connection.providerLabel,
       requestId: call.requestId,
       created: unixSeconds(startedAt),
       cacheHit: false,
@@ -540,7 +573,14 @@ export async function startChatStream(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayStream> {
-  const allTargets = await targets(deps, input.model, 'chat', call.principal, input.max_tokens);
+  const allTargets = await targets(
+    deps,
+    input.model,
+    'chat',
+    call.principal,
+    tuning,
+    input.max_tokens,
+  );
   const cache = await cacheLookup(deps, call, input);
   if (cache.hit) {
     const startedAt = recordCacheHit(deps, call, allTargets, cache.hit, input);
@@ -580,8 +620,8 @@ export async function startChatStream(
       started + deps.config.upstreamTimeoutMs,
       async (t, a) => {
         a.limit('ttft', deps.config.upstreamTtftTimeoutMs);
-        const it = t.provider
-          .chatStream({ ...input, model: t.model.upstreamModel }, a.options())
+        const it = t.deployment.provider
+          .chatStream({ ...input, model: t.deployment.upstreamModel }, a.options())
           [Symbol.asyncIterator]();
         try {
           const first = await raceAbort(it.next(), a.signal);
@@ -600,12 +640,10 @@ export async function startChatStream(
     record(deps, call, startedAt, started, { ...failureOutcome(e, input), admission });
     throw toDomainError(e.error);
   }
-  const { target, value, attempt: a, attemptStarted } = chainResult;
+  const { target, value, attempt: a, attemptStarted, finish } = chainResult;
   const ttftMs = performance.now() - started;
-  deps.metrics.upstreamTtft.observe(
-    { provider: target.model.provider, model: target.model.name },
-    (performance.now() - attemptStarted) / 1000,
-  );
+  const upstreamTtftMs = performance.now() - attemptStarted;
+  deps.metrics.upstreamTtft.observe(target.deployment.labels.model, upstreamTtftMs / 1000);
   a.limit('idle', deps.config.streamIdleTimeoutMs);
 
   async function* events(): AsyncGenerator<GatewayStreamEvent> {
@@ -660,6 +698,9 @@ export async function startChatStream(
       // A consumer that stopped after finish + usage got everything: that is a success.
       if (status === 'aborted' && finished && usage) status = 'ok';
       a.dispose();
+      // The stream was in flight until now; its latency for routing is its time to first token.
+      if (failure) finish({ ok: false, err: failure, cool: target.multi });
+      else finish({ ok: true, ms: upstreamTtftMs });
       if (status !== 'ok') {
         a.abort();
         void Promise.resolve(it.return?.()).catch(() => {});
@@ -714,7 +755,7 @@ export async function startChatStream(
 
   return {
     model: target.model.name,
-    provider: target.model.provider,
+    provider: target.deployment.connection.providerLabel,
     requestId: call.requestId,
     created: unixSeconds(startedAt),
     cacheHit: false,
@@ -729,7 +770,7 @@ export async function createEmbeddings(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayEmbeddingResult> {
-  const allTargets = await targets(deps, input.model, 'embedding', call.principal);
+  const allTargets = await targets(deps, input.model, 'embedding', call.principal, tuning);
   const texts = typeof input.input === 'string' ? [input.input] : input.input;
   // Vectors are large and derivable: the log keeps the request and the response's shape only.
   const requestBody = { model: input.model, input: texts, dimensions: input.dimensions };
@@ -745,16 +786,16 @@ export async function createEmbeddings(
   const startedAt = deps.clock.now();
   const started = performance.now();
   try {
-    const { target, value, attempt, attemptStarted } = await runChain(
+    const { target, value, attempt, attemptStarted, finish } = await runChain(
       deps,
       call,
       chain,
       tuning,
       started + deps.config.upstreamTimeoutMs,
       (t, a) =>
-        t.provider.embed(
+        t.deployment.provider.embed(
           {
-            model: t.model.upstreamModel,
+            model: t.deployment.upstreamModel,
             input: texts,
             ...(input.dimensions !== undefined ? { dimensions: input.dimensions } : {}),
           },
@@ -762,7 +803,9 @@ export async function createEmbeddings(
         ),
     );
     attempt.dispose();
-    observeAttempt(deps, target, (performance.now() - attemptStarted) / 1000, null);
+    const ms = performance.now() - attemptStarted;
+    finish({ ok: true, ms });
+    observeAttempt(deps, target, ms / 1000, null);
     record(deps, call, startedAt, started, {
       target,
       status: 'ok',
@@ -778,7 +821,7 @@ export async function createEmbeddings(
     });
     return {
       model: target.model.name,
-      provider: target.model.provider,
+      provider: target.deployment.connection.providerLabel,
       requestId: call.requestId,
       vectors: value.vectors,
       usage: value.usage,

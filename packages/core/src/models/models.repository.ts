@@ -1,4 +1,4 @@
-import type { DB } from '@tollgate/db';
+import type { DB, DeploymentRow, RoutingStrategy } from '@tollgate/db';
 import { type Kysely, type Selectable, sql } from 'kysely';
 
 export type ModelValues = {
@@ -15,6 +15,9 @@ export type ModelValues = {
   enabled: boolean;
   aliases: string[];
   fallbacks: string[];
+  /** Empty: the model is served by `provider` + `upstreamModel` alone. */
+  deployments: DeploymentRow[];
+  routing: RoutingStrategy;
 };
 
 function columns(v: ModelValues) {
@@ -31,6 +34,8 @@ function columns(v: ModelValues) {
     enabled: v.enabled,
     aliases: v.aliases,
     fallbacks: v.fallbacks,
+    deployments: JSON.stringify(v.deployments),
+    routing: v.routing,
   };
 }
 

@@ -6,7 +6,13 @@ import { invalidateCatalog } from './models.service.ts';
 
 type Seed = Omit<
   ModelValues,
-  'enabled' | 'cachedInputPricePerMTok' | 'cacheWritePricePerMTok' | 'aliases' | 'fallbacks'
+  | 'enabled'
+  | 'cachedInputPricePerMTok'
+  | 'cacheWritePricePerMTok'
+  | 'aliases'
+  | 'fallbacks'
+  | 'deployments'
+  | 'routing'
 > &
   Partial<ModelValues>;
 
@@ -171,6 +177,8 @@ export async function seedModels(deps: {
       aliases: [],
       fallbacks: [],
       enabled: true,
+      deployments: [],
+      routing: 'weighted' as const,
       ...s,
     })),
   );

@@ -1,6 +1,9 @@
 import type { DB } from '@tollgate/db';
 import type { Kysely, Selectable } from 'kysely';
 import { type AuditStamp, recordAudit } from '../audit/audit.service.ts';
+import { getConnections } from '../connections/connection-registry.ts';
+import { connectionNames } from '../connections/connections.repository.ts';
+import { isReservedName } from '../connections/connections.service.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import {
@@ -26,8 +29,23 @@ export type ModelInput = Omit<
   | 'enabled'
   | 'aliases'
   | 'fallbacks'
+  | 'deployments'
+  | 'routing'
+  | 'provider'
+  | 'upstreamModel'
 > &
-  Partial<ModelValues>;
+  Partial<Omit<ModelValues, 'deployments'>> & {
+    /** Instead of provider + upstreamModel: one or more weighted deployments on connections. */
+    deployments?: DeploymentInput[] | undefined;
+  };
+
+export type DeploymentInput = {
+  provider: string;
+  upstreamModel: string;
+  weight?: number | undefined;
+  inputPricePerMTok?: string | null | undefined;
+  outputPricePerMTok?: string | null | undefined;
+};
 
 /** numeric(20,10) arrives as "1.5000000000": trimmed as a string, never through a float. */
 export function trimDecimal(s: string | null): string | null {
@@ -52,6 +70,14 @@ function toModel(r: Selectable<DB['models']>): CatalogModel {
     enabled: r.enabled,
     aliases: r.aliases,
     fallbacks: r.fallbacks,
+    deployments: r.deployments.map((d) => ({
+      provider: d.provider,
+      upstreamModel: d.upstreamModel,
+      weight: d.weight,
+      inputPricePerMTok: d.inputPricePerMTok ?? null,
+      outputPricePerMTok: d.outputPricePerMTok ?? null,
+    })),
+    routing: r.routing,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -156,7 +182,7 @@ export async function listModels(
 }
 
 export async function upsertModel(
-  deps: Pick<Deps, 'db'>,
+  deps: Pick<Deps, 'db' | 'config' | 'providers' | 'log'>,
   input: ModelInput,
   audit?: AuditStamp,
 ): Promise<CatalogModel> {
@@ -170,6 +196,29 @@ export async function upsertModel(
       param: 'fallbacks',
     });
   }
+  const deployments = input.deployments ?? [];
+  const first = deployments[0];
+  const provider = input.provider ?? first?.provider;
+  const upstreamModel = input.upstreamModel ?? first?.upstreamModel;
+  if (provider === undefined || upstreamModel === undefined) {
+    throw new DomainError('bad_request', 'give provider and upstreamModel, or deployments', {
+      param: deployments.length === 0 && input.deployments ? 'deployments' : 'provider',
+    });
+  }
+  // Every connection a model names must exist (the built-in names always may: seeds use them
+  // whether or not OPENAI_* / ANTHROPIC_* are set).
+  const named = deployments.length > 0 ? deployments.map((d) => d.provider) : [provider];
+  const unknown = named.filter((n) => !isReservedName(n));
+  if (unknown.length > 0) {
+    const known = await getConnections(deps);
+    const stored = new Set(await connectionNames(deps.db));
+    const param = deployments.length > 0 ? 'deployments' : 'provider';
+    for (const n of unknown) {
+      if (!known.has(n) && !stored.has(n)) {
+        throw new DomainError('bad_request', `${param}: no connection named '${n}'`, { param });
+      }
+    }
+  }
   const clashes = await findCollisions(deps.db, input.name, [input.name, ...aliases]);
   if (clashes.length > 0) {
     throw new DomainError('conflict', `name or alias already used by model '${clashes[0]?.name}'`, {
@@ -178,8 +227,8 @@ export async function upsertModel(
   }
   const values: ModelValues = {
     name: input.name,
-    provider: input.provider,
-    upstreamModel: input.upstreamModel,
+    provider,
+    upstreamModel,
     kind: input.kind,
     inputPricePerMTok: input.inputPricePerMTok,
     outputPricePerMTok: input.outputPricePerMTok,
@@ -190,6 +239,14 @@ export async function upsertModel(
     enabled: input.enabled ?? true,
     aliases,
     fallbacks,
+    deployments: deployments.map((d) => ({
+      provider: d.provider,
+      upstreamModel: d.upstreamModel,
+      weight: d.weight ?? 1,
+      inputPricePerMTok: d.inputPricePerMTok ?? null,
+      outputPricePerMTok: d.outputPricePerMTok ?? null,
+    })),
+    routing: input.routing ?? 'weighted',
   };
   const model = await deps.db.transaction().execute(async (trx) => {
     const before = await selectModelForUpdate(trx, input.name);

@@ -25,6 +25,8 @@ export type RequestLogEntry = {
   model: string;
   provider: string;
   upstreamModel: string;
+  /** The provider connection that served the call (issue #16); null when none did. */
+  connection?: string | null | undefined;
   status: RequestStatus;
   errorCode: string | null;
   latencyMs: number;
@@ -132,6 +134,7 @@ function appendRow(batch: Batch, r: RequestLogEntry): void {
     model: r.model,
     provider: r.provider,
     upstream_model: r.upstreamModel,
+    connection: r.connection ?? null,
     status: r.status,
     error_code: r.errorCode,
     latency_ms: Math.max(0, Math.round(r.latencyMs)),
@@ -179,7 +182,7 @@ async function insertRows(trx: Kysely<DB>, batch: Batch): Promise<void> {
     insert into request_logs (id, request_id, user_id, key_id, batch_item_id, model, provider,
       upstream_model, status, error_code, latency_ms, ttft_ms, input_tokens, cached_input_tokens,
       cache_write_tokens, output_tokens, reasoning_tokens, usage_estimated, cost_usd, cache_hit,
-      surface, created_at)
+      surface, connection, created_at)
     select v.id, v.request_id, v.user_id, v.key_id, v.batch_item_id, v.model, v.provider,
       v.upstream_model, v.status, v.error_code, v.latency_ms, v.ttft_ms, v.input_tokens,
       v.cached_input_tokens, v.cache_write_tokens, v.output_tokens, v.reasoning_tokens,
@@ -194,13 +197,13 @@ async function insertRows(trx: Kysely<DB>, batch: Batch): Promise<void> {
           + v.output_tokens::numeric * v.p_out
         ) / 1000000
       end,
-      v.cache_hit, v.surface, v.created_at
+      v.cache_hit, v.surface, v.connection, v.created_at
     from jsonb_to_recordset(${meta}::jsonb) as v(id uuid, request_id text, user_id uuid,
       key_id uuid, batch_item_id text, model text, provider text, upstream_model text,
       status text, error_code text, latency_ms integer, ttft_ms integer, input_tokens integer,
       cached_input_tokens integer, cache_write_tokens integer, output_tokens integer,
       reasoning_tokens integer, usage_estimated boolean, cache_hit boolean, surface text,
-      created_at timestamptz, p_in numeric, p_out numeric, p_cached numeric, p_write numeric)
+      connection text, created_at timestamptz, p_in numeric, p_out numeric, p_cached numeric, p_write numeric)
     on conflict do nothing`.execute(trx);
   if (batch.bodies.length > 0) {
     await sql`

@@ -18,6 +18,8 @@ export type RequestLogRow = {
   model: string;
   provider: string;
   upstreamModel: string;
+  /** The provider connection that served the call (issue #16). */
+  connection: string | null;
   status: RequestStatus;
   errorCode: string | null;
   latencyMs: number;
@@ -53,6 +55,7 @@ function baseQuery(deps: Pick<Deps, 'db'>) {
       'r.model',
       'r.provider',
       'r.upstream_model',
+      'r.connection',
       'r.status',
       'r.error_code',
       'r.latency_ms',
@@ -82,6 +85,7 @@ function toRow(r: Raw): RequestLogRow {
     model: r.model,
     provider: r.provider,
     upstreamModel: r.upstream_model,
+    connection: r.connection,
     status: r.status,
     errorCode: r.error_code,
     latencyMs: r.latency_ms,

@@ -18,9 +18,23 @@ export interface ModelsTable {
   enabled: Generated<boolean>;
   aliases: ColumnType<string[], string[] | undefined, string[]>;
   fallbacks: ColumnType<string[], string[] | undefined, string[]>;
+  /** Migration 0013: [] = the legacy provider + upstream_model; else routed deployments. */
+  deployments: ColumnType<DeploymentRow[], string | undefined, string>;
+  routing: ColumnType<RoutingStrategy, RoutingStrategy | undefined, RoutingStrategy>;
   created_at: TimestampDefault;
   updated_at: TimestampDefault;
 }
+
+export type RoutingStrategy = 'weighted' | 'least-in-flight' | 'lowest-latency';
+
+/** One element of models.deployments (jsonb). */
+export type DeploymentRow = {
+  provider: string;
+  upstreamModel: string;
+  weight: number;
+  inputPricePerMTok: string | null;
+  outputPricePerMTok: string | null;
+};
 
 export type RequestStatus = 'ok' | 'error' | 'aborted' | 'rejected';
 export type RequestSurface = 'trpc' | 'rest' | 'openai' | 'anthropic' | 'batch';
@@ -47,6 +61,8 @@ export interface RequestLogsTable {
   cost_usd: NullableDecimal;
   cache_hit: Generated<boolean>;
   surface: RequestSurface | null;
+  /** Migration 0013: the connection name that served the call. */
+  connection: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: TimestampDefault;
 }
 
