@@ -1,0 +1,18 @@
+import { registerAuth } from './commands/auth.ts';
+import { registerChat } from './commands/chat.ts';
+import { registerKeys } from './commands/keys.ts';
+import { registerModels } from './commands/models.ts';
+import { registerRequests } from './commands/requests.ts';
+import { registerUsers } from './commands/users.ts';
+import { createRoot, type Root } from './root.ts';
+
+export function buildProgram(): Root {
+  const program = createRoot();
+  registerAuth(program);
+  registerKeys(program);
+  registerUsers(program);
+  registerModels(program);
+  registerRequests(program);
+  registerChat(program);
+  return program;
+}
