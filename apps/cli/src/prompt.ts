@@ -1,6 +1,4 @@
 import { createInterface, type Interface } from 'node:readline';
-import input from '@inquirer/input';
-import password from '@inquirer/password';
 import { CliError } from './errors.ts';
 
 // Prompts write to stderr: stdout carries only the command's result.
@@ -40,6 +38,8 @@ export async function askText(message: string, defaultValue?: string): Promise<s
     const line = (await readStdinLine(message.toLowerCase())).trim();
     return line || defaultValue || '';
   }
+  // Loaded only for a terminal: the prompt library is most of a plain run's start-up time.
+  const { default: input } = await import('@inquirer/input');
   return input(
     { message, ...(defaultValue ? { default: defaultValue } : {}), required: !defaultValue },
     context,
@@ -54,5 +54,6 @@ export async function askSecret(message: string): Promise<string> {
     process.stderr.write('\n');
     return line;
   }
+  const { default: password } = await import('@inquirer/password');
   return password({ message, mask: true }, context);
 }

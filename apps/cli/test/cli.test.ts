@@ -1,0 +1,493 @@
+import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createTollgateClient } from '@tollgate/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cli, makeCli, type Server, startServer, tollgateBin } from './harness.ts';
+
+// The real command (apps/cli/bin/tollgate, as installed) as a child process against the real
+// server (apps/server/src/main.ts) on its own database. Stdout and stderr are pipes here, so no
+// output may carry colour codes.
+
+let server: Server;
+const clis: Cli[] = [];
+let admin: Cli;
+
+function newCli(): Cli {
+  const c = makeCli();
+  clis.push(c);
+  return c;
+}
+
+type Login = {
+  url: string;
+  email?: string;
+  accessToken?: string;
+  refreshToken?: string;
+  accessTokenExpiresAt?: string;
+  apiKey?: string;
+};
+const readConfig = (c: Cli) => JSON.parse(readFileSync(c.configFile, 'utf8')) as Login;
+
+/** Logs in through the prompts, answering each one only once it has been asked. */
+async function promptLogin(c: Cli, email: string, password: string) {
+  const p = c.start(['login', server.url]);
+  await p.waitFor(/Email: $/, 'stderr');
+  p.proc.stdin?.write(`${email}\n`);
+  await p.waitFor(/Password: $/, 'stderr');
+  p.proc.stdin?.end(`${password}\n`);
+  const { code } = await p.exited;
+  return { code, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+async function until<T>(f: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  server = await startServer();
+  admin = newCli();
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of clis) c.cleanup();
+  await server?.stop();
+}, 60_000);
+
+describe('tollgate CLI', { timeout: 60_000 }, () => {
+  it('prints its version and help on every command, exit 0', async () => {
+    const c = newCli();
+    const v = await c.run(['--version']);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+
+    const top = await c.run(['--help']);
+    expect(top.code).toBe(0);
+    for (const cmd of [
+      'login',
+      'logout',
+      'whoami',
+      'keys',
+      'users',
+      'models',
+      'requests',
+      'chat',
+    ]) {
+      expect(top.stdout).toContain(cmd);
+    }
+    const commands = [
+      ['login'],
+      ['keys', 'create'],
+      ['users', 'update'],
+      ['models', 'set'],
+      ['requests', 'show'],
+      ['chat'],
+    ];
+    const helps = await Promise.all(commands.map((cmd) => c.run([...cmd, '--help'])));
+    for (const [i, h] of helps.entries()) {
+      expect(h.code, commands[i]?.join(' ')).toBe(0);
+      expect(h.stdout).toContain(`Usage: tollgate ${commands[i]?.join(' ')}`);
+    }
+    expect(helps.find((h) => h.stdout.includes('tollgate chat'))?.stdout).toMatch(
+      /--max-tokens[\s\S]*--temperature/,
+    );
+  });
+
+  it('runs from any directory through a symlink to the installed command', async () => {
+    const c = newCli();
+    const binDir = join(c.home, 'bin');
+    mkdirSync(binDir);
+    symlinkSync(tollgateBin, join(binDir, 'tollgate'));
+    const elsewhere = join(c.home, 'somewhere');
+    mkdirSync(elsewhere);
+    const r = await c.run(['--version'], { command: join(binDir, 'tollgate'), cwd: elsewhere });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('exits 2 on an unknown flag, a missing option or a bad value, before any request', async () => {
+    const c = newCli();
+    const unknown = await c.run(['keys', 'list', '--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--bogus'");
+    expect(unknown.stdout).toBe('');
+
+    const missing = await c.run(['chat', 'hello']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/required option '-m, --model <model>'/);
+
+    const bad = await c.run(['keys', 'list', '--limit', 'many']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('expected a positive integer');
+
+    const noCommand = await c.run(['nosuchcommand']);
+    expect(noCommand.code).toBe(2);
+    expect(noCommand.stderr).toContain("unknown command 'nosuchcommand'");
+  });
+
+  it('refuses bad credentials with exit 1 and the server code, storing nothing', async () => {
+    const c = newCli();
+    const r = await promptLogin(c, server.adminEmail, 'not the password');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: invalid_credentials: invalid email or password$/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(() => statSync(c.configFile)).toThrow();
+
+    const notLoggedIn = await c.run(['whoami']);
+    expect(notLoggedIn.code).toBe(1);
+    expect(notLoggedIn.stderr).toMatch(/^error: not_logged_in: /m);
+  });
+
+  it('logs in with prompted email and password, storing the login 0600 in the XDG config dir', async () => {
+    const r = await promptLogin(admin, server.adminEmail, server.adminPassword);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`logged in to ${server.url} as ${server.adminEmail} (admin)\n`);
+    // The password was typed into a pipe: it must not be echoed back.
+    expect(r.stderr).not.toContain(server.adminPassword);
+
+    const st = statSync(admin.configFile);
+    expect(st.mode & 0o777).toBe(0o600);
+    expect(statSync(join(admin.configFile, '..')).mode & 0o777).toBe(0o700);
+    const text = readFileSync(admin.configFile, 'utf8');
+    expect(text).not.toContain(server.adminPassword);
+    expect(JSON.parse(text)).toMatchObject({
+      url: server.url,
+      email: server.adminEmail,
+      refreshToken: expect.any(String),
+      accessToken: expect.any(String),
+    });
+
+    const who = await admin.run(['whoami']);
+    expect(who.code).toBe(0);
+    expect(who.stdout).toBe(`${server.adminEmail} (admin) at ${server.url}, by login\n`);
+    const me = await admin.json<{ email: string; role: string; id: string }>(['whoami']);
+    expect(me).toMatchObject({ email: server.adminEmail, role: 'admin', url: server.url });
+  });
+
+  it('reads email and password from piped stdin in one go', async () => {
+    const c = newCli();
+    const r = await c.run(['login', '--url', server.url], {
+      input: `${server.adminEmail}\n${server.adminPassword}\n`,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await c.json<{ email: string }>(['whoami'])).email).toBe(server.adminEmail);
+  });
+
+  it('refreshes an expired access token with the refresh token, and after a refused one', async () => {
+    const before = readConfig(admin);
+    writeFileSync(
+      admin.configFile,
+      JSON.stringify({
+        ...before,
+        accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString(),
+      }),
+    );
+    const r = await admin.run(['whoami']);
+    expect(r.code, r.stderr).toBe(0);
+    const afterExpiry = readConfig(admin);
+    expect(afterExpiry.refreshToken).not.toBe(before.refreshToken);
+    expect(afterExpiry.accessToken).not.toBe(before.accessToken);
+    expect(Date.parse(afterExpiry.accessTokenExpiresAt as string)).toBeGreaterThan(Date.now());
+    expect(statSync(admin.configFile).mode & 0o777).toBe(0o600);
+
+    // A token the server refuses (401) although it looks unexpired: refresh once, then retry.
+    writeFileSync(admin.configFile, JSON.stringify({ ...afterExpiry, accessToken: 'garbage' }));
+    const again = await admin.json<{ email: string }>(['whoami']);
+    expect(again.email).toBe(server.adminEmail);
+    expect(readConfig(admin).refreshToken).not.toBe(afterExpiry.refreshToken);
+  });
+
+  it('creates, lists and revokes API keys; TOLLGATE_URL + TOLLGATE_API_KEY override the login', async () => {
+    const created = await admin.run([
+      'keys',
+      'create',
+      '--name',
+      'ci-key',
+      '--scope',
+      'gateway',
+      'read',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const secret = created.stdout.trim();
+    expect(secret).toMatch(/^tg_\S+$/);
+    expect(created.stderr).toContain('shown once');
+
+    const page = await admin.json<{
+      items: {
+        id: string;
+        name: string;
+        prefix: string;
+        scopes: string[];
+        revokedAt: string | null;
+      }[];
+    }>(['keys', 'list']);
+    const key = page.items.find((k) => k.name === 'ci-key');
+    expect(key).toMatchObject({ scopes: ['gateway', 'read'], revokedAt: null });
+    expect(secret.startsWith(key?.prefix as string)).toBe(true);
+
+    const table = await admin.run(['keys', 'list']);
+    expect(table.stdout.split('\n')[0]).toBe(
+      'id\tname\tprefix\tscopes\texpires\tlast used\trevoked\tcreated',
+    );
+    expect(table.stdout).toContain(`${key?.id}\tci-key\t`);
+
+    // Someone with no login at all: the key through the environment.
+    const script = newCli();
+    const env = { TOLLGATE_URL: server.url, TOLLGATE_API_KEY: secret };
+    const viaKey = await script.run(['whoami'], { env });
+    expect(viaKey.code, viaKey.stderr).toBe(0);
+    expect(viaKey.stdout).toBe(`${server.adminEmail} (admin) at ${server.url}, by api key\n`);
+
+    const revoked = await admin.run(['keys', 'revoke', key?.id as string]);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain('revoked key "ci-key"');
+    const listed = await admin.json<{ items: { id: string; revokedAt: string | null }[] }>([
+      'keys',
+      'list',
+    ]);
+    expect(listed.items.find((k) => k.id === key?.id)?.revokedAt).toEqual(expect.any(String));
+
+    const refused = await until(async () => {
+      const r = await script.run(['whoami'], { env });
+      return r.code === 1 ? r : undefined;
+    }, 'the revoked key to be refused');
+    expect(refused.stderr).toMatch(/^error: key_revoked: /m);
+  });
+
+  it('never sends the stored login to another --url', async () => {
+    const r = await admin.run(['whoami', '--url', 'http://127.0.0.1:9']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: not_logged_in: not logged in to http:\/\/127\.0\.0\.1:9/m);
+
+    const unreachable = await admin.run([
+      'whoami',
+      '--url',
+      'http://127.0.0.1:9',
+      '--api-key',
+      'tg_x',
+    ]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(
+      /^error: unreachable: cannot reach http:\/\/127\.0\.0\.1:9/m,
+    );
+  });
+
+  it("manages users (admin) and shows a member the server's refusal", async () => {
+    const email = 'member@cli.test';
+    const password = 'member password 123';
+    const created = await admin.json<{ id: string; email: string; role: string }>(
+      ['users', 'create', '--email', email, '--password-stdin'],
+      { input: `${password}\n` },
+    );
+    expect(created).toMatchObject({ email, role: 'member' });
+
+    const listed = await admin.json<{ items: { id: string; email: string }[] }>(['users', 'list']);
+    expect(listed.items.map((u) => u.email)).toContain(email);
+
+    const generated = await admin.run(['users', 'create', '--email', 'gen@cli.test']);
+    expect(generated.code).toBe(0);
+    expect(generated.stdout).toMatch(/^created member gen@cli\.test/);
+    expect(generated.stderr).toContain('generated password, shown once');
+
+    const member = newCli();
+    const login = await promptLogin(member, email, password);
+    expect(login.code, login.stderr).toBe(0);
+    const forbidden = await member.run(['users', 'list']);
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.stderr).toMatch(/^error: FORBIDDEN: admin only$/m);
+
+    const bad = await admin.run(['users', 'create', '--email', 'not-an-email']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: BAD_REQUEST: email: /m);
+
+    const disabled = await admin.json<{ disabled: boolean }>([
+      'users',
+      'update',
+      created.id,
+      '--disable',
+    ]);
+    expect(disabled.disabled).toBe(true);
+    const refused = await until(async () => {
+      const r = await member.run(['whoami']);
+      return r.code === 1 ? r : undefined;
+    }, 'the disabled member to be refused');
+    expect(refused.stderr).toMatch(/^error: \S+: /m);
+
+    const nothing = await admin.run(['users', 'update', created.id]);
+    expect(nothing.code).toBe(2);
+  });
+
+  it('sets, changes, lists and removes catalog entries', async () => {
+    const set = await admin.json<{ name: string; inputPricePerMTok: string }>([
+      'models',
+      'set',
+      'cli-echo',
+      '--provider',
+      'mock',
+      '--upstream',
+      'mock-echo',
+      '--input-price',
+      '0.5',
+      '--output-price',
+      '1.25',
+      '--alias',
+      'cli-alias',
+    ]);
+    expect(set).toMatchObject({ name: 'cli-echo', inputPricePerMTok: '0.5' });
+
+    // Changing one field keeps the others.
+    const changed = await admin.json<Record<string, unknown>>([
+      'models',
+      'set',
+      'cli-echo',
+      '--disable',
+    ]);
+    expect(changed).toMatchObject({
+      enabled: false,
+      provider: 'mock',
+      upstreamModel: 'mock-echo',
+      outputPricePerMTok: '1.25',
+      aliases: ['cli-alias'],
+    });
+    const refused = await admin.run(['chat', '-m', 'cli-echo', 'hi']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: model_not_found: /m);
+
+    const listed = await admin.json<{ items: { name: string; enabled: boolean }[] }>([
+      'models',
+      'list',
+    ]);
+    expect(listed.items.find((m) => m.name === 'cli-echo')?.enabled).toBe(false);
+
+    const rm = await admin.run(['models', 'rm', 'cli-echo']);
+    expect(rm.code).toBe(0);
+    const after = await admin.json<{ items: { name: string }[] }>(['models', 'list']);
+    expect(after.items.map((m) => m.name)).not.toContain('cli-echo');
+
+    const incomplete = await admin.run(['models', 'set', 'brand-new']);
+    expect(incomplete.code).toBe(2);
+    expect(incomplete.stderr).toContain('give --provider and --upstream');
+  });
+
+  it('streams a chat: tokens arrive before the stream ends', async () => {
+    const words = 'one two three four five six seven eight nine ten';
+    const p = admin.start(['chat', '-m', 'mock-slow', ...words.split(' ')]);
+    const { code } = await p.exited;
+    expect(code, p.stderr()).toBe(0);
+    expect(p.stdout()).toBe(`${words}\n`);
+    // mock-slow sends a word every 50 ms: the first write held only the start of the answer.
+    expect(p.chunks.length).toBeGreaterThan(1);
+    expect(p.chunks[0]?.length).toBeLessThan(words.length);
+    expect(words.startsWith(p.chunks[0] as string)).toBe(true);
+    expect(p.stdout() + p.stderr()).not.toContain('\x1b[');
+  });
+
+  it('takes the prompt from stdin with --system, --max-tokens and --temperature', async () => {
+    const r = await admin.run(
+      [
+        'chat',
+        '-m',
+        'mock-echo',
+        '--system',
+        'be brief',
+        '--max-tokens',
+        '50',
+        '--temperature',
+        '0.5',
+      ],
+      { input: 'a prompt from stdin\n' },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('a prompt from stdin\n');
+
+    const row = await until(async () => {
+      const page = await admin.json<{ items: { requestId: string; model: string }[] }>([
+        'requests',
+        'list',
+        '--model',
+        'mock-echo',
+        '--limit',
+        '1',
+      ]);
+      return page.items[0];
+    }, 'the request log row');
+    const shown = await admin.json<{ bodies: { request: unknown } }>([
+      'requests',
+      'show',
+      row.requestId,
+    ]);
+    expect(shown.bodies.request).toMatchObject({
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'a prompt from stdin' },
+      ],
+      max_tokens: 50,
+      temperature: 0.5,
+    });
+    const human = await admin.run(['requests', 'show', row.requestId]);
+    expect(human.stdout).toMatch(/^model:\s+mock-echo \(mock\/mock-echo\)$/m);
+
+    const empty = await admin.run(['chat', '-m', 'mock-echo'], { input: '' });
+    expect(empty.code).toBe(2);
+  });
+
+  it('Ctrl-C stops a streaming chat cleanly and the call is logged as aborted', async () => {
+    const words = Array.from({ length: 200 }, (_, i) => `w${i}`);
+    const p = admin.start(['chat', '-m', 'mock-slow', ...words]);
+    await p.waitFor(/w0 /);
+    p.proc.kill('SIGINT');
+    const { code } = await p.exited;
+    expect(code).toBe(130);
+    expect(p.stderr()).toBe('cancelled\n');
+    expect(p.stdout()).toMatch(/^w0 .*\n$/);
+    expect(p.stdout().length).toBeLessThan(words.join(' ').length);
+
+    const aborted = await until(async () => {
+      const page = await admin.json<{ items: { model: string }[] }>([
+        'requests',
+        'list',
+        '--model',
+        'mock-slow',
+        '--status',
+        'aborted',
+      ]);
+      return page.items[0];
+    }, 'an aborted row');
+    expect(aborted.model).toBe('mock-slow');
+  });
+
+  it('logs out: the server revokes the refresh token and the login is forgotten', async () => {
+    const c = newCli();
+    expect((await promptLogin(c, server.adminEmail, server.adminPassword)).code).toBe(0);
+    const { refreshToken } = readConfig(c);
+    const r = await c.run(['logout']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`logged out of ${server.url}\n`);
+    expect(() => statSync(c.configFile)).toThrow();
+    await expect(
+      createTollgateClient({ url: server.url }).auth.refresh.mutate({
+        refreshToken: refreshToken as string,
+      }),
+    ).rejects.toMatchObject({ data: { httpStatus: 401 } });
+    const who = await c.run(['whoami']);
+    expect(who.code).toBe(1);
+  });
+
+  it('stores an API key login after checking it', async () => {
+    const c = newCli();
+    const bad = await c.run(['login', server.url, '--api-key', 'tg_not_a_real_key']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: \w+: /m);
+    expect(() => statSync(c.configFile)).toThrow();
+
+    const ok = await c.run(['login', server.url, '--api-key', server.adminKey]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readConfig(c)).toEqual({ url: server.url, apiKey: server.adminKey });
+    expect(statSync(c.configFile).mode & 0o777).toBe(0o600);
+    expect((await c.run(['whoami'])).stdout).toContain('by api key');
+  });
+});
