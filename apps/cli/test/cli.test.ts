@@ -2,7 +2,15 @@ import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { createTollgateClient } from '@tollgate/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cli, makeCli, type Server, startServer, tollgateBin } from './harness.ts';
+import {
+  type Cli,
+  hasTmux,
+  inTmux,
+  makeCli,
+  type Server,
+  startServer,
+  tollgateBin,
+} from './harness.ts';
 
 // The real command (apps/cli/bin/tollgate, as installed) as a child process against the real
 // server (apps/server/src/main.ts) on its own database. Stdout and stderr are pipes here, so no
@@ -489,5 +497,44 @@ describe('tollgate CLI', { timeout: 60_000 }, () => {
     expect(readConfig(c)).toEqual({ url: server.url, apiKey: server.adminKey });
     expect(statSync(c.configFile).mode & 0o777).toBe(0o600);
     expect((await c.run(['whoami'])).stdout).toContain('by api key');
+  });
+});
+
+describe.skipIf(!hasTmux())('tollgate CLI on a terminal (tmux)', { timeout: 60_000 }, () => {
+  it('masks the typed password; colours on a terminal, none with NO_COLOR', async () => {
+    const c = newCli();
+    const login = inTmux([tollgateBin, 'login', server.url], c.env());
+    try {
+      await login.waitFor(/Email/);
+      login.type('-l', server.adminEmail);
+      login.type('Enter');
+      await login.waitFor(/Password/);
+      login.type('-l', server.adminPassword);
+      login.type('Enter');
+      const screen = await login.waitFor(/EXIT=\d+/);
+      expect(screen).toContain('EXIT=0');
+      expect(screen).toContain(`logged in to ${server.url} as ${server.adminEmail} (admin)`);
+      expect(screen).not.toContain(server.adminPassword);
+    } finally {
+      login.kill();
+    }
+
+    const coloured = inTmux([tollgateBin, 'keys', 'list'], c.env());
+    try {
+      const screen = await coloured.waitFor(/EXIT=0/, true);
+      expect(screen).toContain('┌'); // a drawn table, not tab-separated lines
+      expect(screen).toContain('\x1b[1mid'); // bold header
+    } finally {
+      coloured.kill();
+    }
+
+    const plain = inTmux([tollgateBin, 'keys', 'list'], c.env({ NO_COLOR: '1' }));
+    try {
+      const screen = await plain.waitFor(/EXIT=0/, true);
+      expect(screen).toContain('┌');
+      expect(screen).not.toContain('\x1b[');
+    } finally {
+      plain.kill();
+    }
   });
 });

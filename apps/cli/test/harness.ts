@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -177,6 +177,7 @@ export function makeCli() {
   };
   return {
     home,
+    env,
     configFile: join(configHome, 'tollgate', 'config.json'),
     start,
     run,
@@ -186,3 +187,51 @@ export function makeCli() {
 }
 
 export type Cli = ReturnType<typeof makeCli>;
+
+const shellQuote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+
+/**
+ * A command in a real pseudo-terminal: a detached tmux session on a private tmux server. The
+ * screen is read with capture-pane (`-e` keeps colour escapes), keys are typed with send-keys.
+ */
+export function inTmux(argv: string[], env: Record<string, string>, size = { x: 120, y: 30 }) {
+  const socket = `tollgate-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const tmux = (...args: string[]) =>
+    execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+  const envArgs = Object.entries(env).map(([k, v]) => shellQuote(`${k}=${v}`));
+  // The shell keeps the pane open after the command so its last screen and exit code stay readable.
+  const line = `env ${envArgs.join(' ')} ${argv.map(shellQuote).join(' ')}; echo "EXIT=$?"; sleep 600`;
+  tmux('new-session', '-d', '-s', 'main', '-x', String(size.x), '-y', String(size.y), line);
+  const screen = (escapes = false) =>
+    tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', 'main');
+  return {
+    screen,
+    type: (...keys: string[]) => void tmux('send-keys', '-t', 'main', ...keys),
+    /** Polls the screen until `re` matches it. */
+    waitFor: async (re: RegExp, escapes = false, timeoutMs = 30_000): Promise<string> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const s = screen(escapes);
+        if (re.test(s)) return s;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} on screen:\n${s}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    kill: () => {
+      try {
+        tmux('kill-server');
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+export function hasTmux(): boolean {
+  try {
+    execFileSync('tmux', ['-V']);
+    return true;
+  } catch {
+    return false;
+  }
+}
