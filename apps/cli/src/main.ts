@@ -21,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (isPromptCancelled(e)) return exitCodes.interrupted;
     if (e instanceof CliError && e.exitCode === exitCodes.interrupted) {
-      process.stderr.write('cancelled\n');
+      process.stderr.write(`${e.message}\n`);
       return e.exitCode;
     }
     printError(e);

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTollgateClient } from '@tollgate/client';
+import { type FakeUpstream, startFakeUpstream } from '@tollgate/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Cli,
@@ -17,6 +18,7 @@ import {
 // output may carry colour codes.
 
 let server: Server;
+let fake: FakeUpstream;
 const clis: Cli[] = [];
 let admin: Cli;
 
@@ -57,13 +59,15 @@ async function until<T>(f: () => Promise<T | undefined>, what: string): Promise<
 }
 
 beforeAll(async () => {
-  server = await startServer();
+  fake = await startFakeUpstream();
+  server = await startServer({ OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${fake.url}/v1` });
   admin = newCli();
 }, 120_000);
 
 afterAll(async () => {
   for (const c of clis) c.cleanup();
   await server?.stop();
+  await fake?.close();
 }, 60_000);
 
 describe('tollgate CLI', { timeout: 60_000 }, () => {
@@ -441,6 +445,31 @@ describe('tollgate CLI', { timeout: 60_000 }, () => {
 
     const empty = await admin.run(['chat', '-m', 'mock-echo'], { input: '' });
     expect(empty.code).toBe(2);
+  });
+
+  it('prints what streamed, then the in-band error on stderr with exit 1, when a stream breaks', async () => {
+    const set = await admin.run([
+      'models',
+      'set',
+      'fake-cut',
+      '--provider',
+      'openai',
+      '--upstream',
+      'gpt-fake',
+      '--input-price',
+      '1',
+      '--output-price',
+      '2',
+    ]);
+    expect(set.code, set.stderr).toBe(0);
+    fake.script('POST /v1/chat/completions', [
+      { stream: ['alpha ', 'beta ', 'gamma '], dropAfter: 2 },
+    ]);
+    const r = await admin.run(['chat', '-m', 'fake-cut', 'hi']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('alpha beta \n');
+    expect(r.stderr).toMatch(/^error: upstream_error: /m);
+    expect(fake.requests('POST /v1/chat/completions')).toHaveLength(1);
   });
 
   it('Ctrl-C stops a streaming chat cleanly and the call is logged as aborted', async () => {

@@ -87,7 +87,7 @@ export type Server = {
  * The real server, as `pnpm start` runs it (apps/server/src/main.ts), on a fresh clone of the
  * test template database, with a known first admin.
  */
-export async function startServer(): Promise<Server> {
+export async function startServer(env: Record<string, string> = {}): Promise<Server> {
   const testDb: TestDb = await createTestDb();
   const home = mkdtempSync(join(tmpdir(), 'tollgate-cli-server-'));
   const adminEmail = 'admin@cli.test';
@@ -103,6 +103,7 @@ export async function startServer(): Promise<Server> {
       LOG_LEVEL: 'warn',
       TOLLGATE_ADMIN_EMAIL: adminEmail,
       TOLLGATE_ADMIN_PASSWORD: adminPassword,
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
