@@ -8,7 +8,9 @@ import { paint } from './output.ts';
  */
 export function createRoot() {
   return new Command('tollgate')
-    .description('Tollgate from the command line: log in, manage keys, users and models, chat')
+    .description(
+      'Tollgate from the command line: log in, manage keys, users, models and budgets, chat, usage',
+    )
     .version(pkg.version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
     .addOption(

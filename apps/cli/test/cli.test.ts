@@ -86,6 +86,8 @@ describe('tollgate CLI', { timeout: 60_000 }, () => {
       'keys',
       'users',
       'models',
+      'budgets',
+      'usage',
       'requests',
       'chat',
     ]) {
@@ -495,6 +497,78 @@ describe('tollgate CLI', { timeout: 60_000 }, () => {
       return page.items[0];
     }, 'an aborted row');
     expect(aborted.model).toBe('mock-slow');
+  });
+
+  it("sets and lists budgets; a key over its budget gets the server's refusal", async () => {
+    const key = (await admin.run(['keys', 'create', '--name', 'budgeted'])).stdout.trim();
+    const keys = await admin.json<{ items: { id: string; name: string }[] }>(['keys', 'list']);
+    const keyId = keys.items.find((k) => k.name === 'budgeted')?.id as string;
+
+    const set = await admin.json<{ scope: string; targetId: string; amountUsd: string }>([
+      'budgets',
+      'set',
+      '--key',
+      keyId,
+      '--period',
+      'day',
+      '--amount',
+      '0',
+    ]);
+    expect(set).toMatchObject({ scope: 'key', targetId: keyId, amountUsd: '0' });
+    const listed = await admin.json<{
+      items: { targetId: string; period: string; remainingUsd: string }[];
+    }>(['budgets', 'list']);
+    expect(listed.items.find((b) => b.targetId === keyId)).toMatchObject({
+      period: 'day',
+      remainingUsd: '0',
+    });
+
+    const refused = await newCli().run(['chat', '-m', 'mock-echo', 'hi'], {
+      env: { TOLLGATE_URL: server.url, TOLLGATE_API_KEY: key },
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: budget_exceeded: /m);
+
+    const two = await admin.run([
+      'budgets',
+      'set',
+      '--key',
+      keyId,
+      '--user',
+      keyId,
+      '--period',
+      'day',
+      '--amount',
+      '1',
+    ]);
+    expect(two.code).toBe(2);
+  });
+
+  it("shows usage as a table, JSON or the server's CSV", async () => {
+    const summary = await admin.json<{
+      items: { group: string; requests: number; costUsd: string }[];
+    }>(['usage', '--group-by', 'model']);
+    const echo = summary.items.find((i) => i.group === 'mock-echo');
+    expect(echo?.requests).toBeGreaterThan(0);
+
+    const csv = await admin.run(['usage', '--group-by', 'model', '--csv']);
+    expect(csv.code, csv.stderr).toBe(0);
+    const [header, ...rows] = csv.stdout.trim().split(/\r?\n/); // RFC 4180 lines end CRLF
+    expect(header).toBe(
+      'group,requests,errors,rejected,cacheHits,inputTokens,cachedInputTokens,outputTokens,reasoningTokens,costUsd,unpricedRequests',
+    );
+    const echoRow = rows.find((r) => r.startsWith('mock-echo,'))?.split(',');
+    expect(echoRow?.[1]).toBe(String(echo?.requests));
+    expect(echoRow?.[9]).toBe(echo?.costUsd);
+
+    const table = await admin.run(['usage', '--group-by', 'model']);
+    expect(table.stdout.split('\n')[0]).toBe(
+      'model\trequests\terrors\trejected\tcache hits\ttokens in\ttokens out\tcost $',
+    );
+    expect(table.stdout).toMatch(/^total\t\d+\t/m);
+
+    const badTz = await admin.run(['usage', '--tz', 'Nowhere/Else']);
+    expect(badTz.code).toBe(2);
   });
 
   it('logs out: the server revokes the refresh token and the login is forgotten', async () => {
