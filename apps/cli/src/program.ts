@@ -1,4 +1,5 @@
 import { registerAuth } from './commands/auth.ts';
+import { registerBatch } from './commands/batch.ts';
 import { registerBudgets } from './commands/budgets.ts';
 import { registerChat } from './commands/chat.ts';
 import { registerKeys } from './commands/keys.ts';
@@ -18,5 +19,6 @@ export function buildProgram(): Root {
   registerUsage(program);
   registerRequests(program);
   registerChat(program);
+  registerBatch(program);
   return program;
 }

@@ -9,6 +9,8 @@ export type Connection = {
   url: string;
   how: 'api key' | 'login';
   client: TollgateClient;
+  /** A client with the same credentials that also sends `headers` (e.g. Idempotency-Key). */
+  withHeaders: (headers: Record<string, string>) => TollgateClient;
   /**
    * Runs `fn` with the client. With a stored login, an access token about to expire is refreshed
    * first, and a 401 (expired or otherwise refused access token) refreshes once and runs it again.
@@ -20,6 +22,15 @@ type Session = Extract<StoredLogin, { refreshToken: string }>;
 
 /** Refresh this long before the access token's expiry, so it cannot lapse mid-request. */
 const refreshMarginMs = 60_000;
+
+/** fetch that adds `headers` to every request (the client's own fetch option). */
+function fetchWith(headers: Record<string, string>): typeof fetch {
+  return (input, init) =>
+    fetch(input, {
+      ...init,
+      headers: { ...Object.fromEntries(new Headers(init?.headers)), ...headers },
+    });
+}
 
 export function normalizeUrl(raw: string): string {
   let u: URL;
@@ -54,7 +65,9 @@ export function connect(opts: GlobalOpts): Connection {
   const apiKey = opts.apiKey ?? (stored?.url === url && 'apiKey' in stored ? stored.apiKey : null);
   if (apiKey) {
     const client = createTollgateClient({ url, apiKey });
-    return { url, how: 'api key', client, call: (fn) => fn(client) };
+    const withHeaders = (headers: Record<string, string>) =>
+      createTollgateClient({ url, apiKey, fetch: fetchWith(headers) });
+    return { url, how: 'api key', client, withHeaders, call: (fn) => fn(client) };
   }
   if (!stored || stored.url !== url || !('refreshToken' in stored)) {
     throw new CliError(
@@ -107,6 +120,12 @@ function sessionConnection(initial: Session): Connection {
     url,
     how: 'login',
     client,
+    withHeaders: (headers) =>
+      createTollgateClient({
+        url,
+        accessToken: () => session.accessToken,
+        fetch: fetchWith(headers),
+      }),
     call: async (fn) => {
       let refreshed = false;
       if (Date.parse(session.accessTokenExpiresAt) - refreshMarginMs <= Date.now()) {
