@@ -1,5 +1,8 @@
 import type { TollgateClient } from '@tollgate/client';
 import { SingleBar } from 'cli-progress';
+
+// Payload keys must not shadow cli-progress's own tokens (its {eta} would print INF before any
+// progress): hence timeLeft.
 import { CliError, exitCodes } from './errors.ts';
 import { paint } from './output.ts';
 
@@ -34,7 +37,7 @@ type Stats = {
   done: number;
   total: number;
   rate: string;
-  eta: string;
+  timeLeft: string;
   cost: string;
   ok: number;
   failed: number;
@@ -49,14 +52,14 @@ function stats(b: Batch, rate: number | null): Stats {
     ok: b.counts.succeeded,
     failed: b.counts.failed,
     rate: rate === null ? '?' : rate.toFixed(1),
-    eta: left === 0 ? '0s' : rate ? formatDuration(left / rate) : '?',
+    timeLeft: left === 0 ? '0s' : rate ? formatDuration(left / rate) : '?',
     cost: `$${b.costUsd}`,
   };
 }
 
 const plainLine = (b: Batch, s: Stats) =>
   `batch ${b.id} ${b.status}: ${s.done}/${s.total} done (${s.ok} succeeded, ${s.failed} failed), ` +
-  `${s.rate} items/s, ETA ${s.eta}, cost ${s.cost}`;
+  `${s.rate} items/s, ETA ${s.timeLeft}, cost ${s.cost}`;
 
 /**
  * Polls a batch until it finishes, showing progress on stderr: a live bar (cli-progress) when
@@ -77,7 +80,7 @@ export async function watchBatch(
         stream: process.stderr,
         format:
           `${paint(process.stderr, 'cyan', '{bar}')} {percentage}% | {value}/{total} done` +
-          ' ({ok} ok, {failed} failed) | {rate}/s | ETA {eta} | {cost}',
+          ' ({ok} ok, {failed} failed) | {rate}/s | ETA {timeLeft} | {cost}',
         barCompleteChar: '█',
         barIncompleteChar: '░',
         hideCursor: true,

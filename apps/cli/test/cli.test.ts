@@ -571,6 +571,75 @@ describe('tollgate CLI', { timeout: 60_000 }, () => {
     expect(badTz.code).toBe(2);
   });
 
+  it('submits a JSONL batch, watches it to completion, and streams its results', async () => {
+    const file = join(admin.home, 'items.jsonl');
+    const prompts = ['first', 'second', 'third'];
+    writeFileSync(
+      file,
+      `${prompts
+        .map((p, i) =>
+          JSON.stringify({
+            customId: `c${i}`,
+            model: 'mock-echo',
+            messages: [{ role: 'user', content: p }],
+          }),
+        )
+        .join('\n')}\n\n`,
+    );
+    const r = await admin.run([
+      'batch',
+      'submit',
+      file,
+      '--idempotency-key',
+      'cli-k1',
+      '--watch',
+      '--interval',
+      '200',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const id = r.stdout.match(/^id:\s+(\S+)$/m)?.[1] as string;
+    expect(id).toBeDefined();
+    expect(r.stdout).toMatch(/^status:\s+completed$/m);
+    // Not a terminal: plain progress lines, the last one complete.
+    expect(r.stderr).toMatch(
+      new RegExp(`^batch ${id} completed: 3/3 done \\(3 succeeded, 0 failed\\)`, 'm'),
+    );
+    expect(r.stderr + r.stdout).not.toContain('\x1b[');
+
+    const again = await admin.json<{ id: string }>([
+      'batch',
+      'submit',
+      file,
+      '--idempotency-key',
+      'cli-k1',
+    ]);
+    expect(again.id).toBe(id);
+
+    const results = await admin.run(['batch', 'results', id]);
+    expect(results.code, results.stderr).toBe(0);
+    const lines = results.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.index, l.customId, l.status, l.response?.content])).toEqual(
+      prompts.map((p, i) => [i, `c${i}`, 'succeeded', p]),
+    );
+    const out = join(admin.home, 'out.jsonl');
+    const toFile = await admin.run(['batch', 'results', id, '-o', out]);
+    expect(toFile.code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(results.stdout);
+
+    const listed = await admin.json<{ items: { id: string; status: string }[] }>(['batch', 'list']);
+    expect(listed.items.find((b) => b.id === id)?.status).toBe('completed');
+    const status = await admin.json<{ counts: { succeeded: number } }>(['batch', 'status', id]);
+    expect(status.counts.succeeded).toBe(3);
+
+    writeFileSync(join(admin.home, 'bad.jsonl'), '{"model":"mock-echo","messages":[]}\n{nope\n');
+    const bad = await admin.run(['batch', 'submit', join(admin.home, 'bad.jsonl')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: bad_file: .*line 2: not valid JSON/m);
+  });
+
   it('logs out: the server revokes the refresh token and the login is forgotten', async () => {
     const c = newCli();
     expect((await promptLogin(c, server.adminEmail, server.adminPassword)).code).toBe(0);
@@ -638,6 +707,43 @@ describe.skipIf(!hasTmux())('tollgate CLI on a terminal (tmux)', { timeout: 60_0
       expect(screen).not.toContain('\x1b[');
     } finally {
       plain.kill();
+    }
+  });
+
+  it('draws a live progress bar for batch --watch and redraws it in place', async () => {
+    const file = join(admin.home, 'staggered.jsonl');
+    // mock-slow streams a word every 50 ms: items of different lengths end at different times.
+    const items = Array.from({ length: 10 }, (_, i) => ({
+      model: 'mock-slow',
+      messages: [
+        { role: 'user', content: Array.from({ length: 4 * (i + 1) }, () => 'w').join(' ') },
+      ],
+    }));
+    writeFileSync(file, `${items.map((i) => JSON.stringify(i)).join('\n')}\n`);
+    const watch = inTmux(
+      [tollgateBin, 'batch', 'submit', file, '--watch', '--interval', '150'],
+      admin.env(),
+      { x: 160, y: 40 },
+    );
+    try {
+      const states = new Set<string>();
+      let screen = '';
+      const deadline = Date.now() + 45_000;
+      while (!/EXIT=\d+/.test(screen) && Date.now() < deadline) {
+        screen = watch.screen();
+        const bars = screen.split('\n').filter((l) => /\d+% \| \d+\/10 done/.test(l));
+        // Redrawn in place: never more than one bar line on the screen.
+        expect(bars.length).toBeLessThanOrEqual(1);
+        if (bars[0]) states.add(bars[0].trim());
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(screen).toContain('EXIT=0');
+      expect(screen).toMatch(/100% \| 10\/10 done \(10 ok, 0 failed\)/);
+      expect(screen).toMatch(/^status:\s+completed$/m);
+      // The same line showed more than one state: the bar was redrawn as items finished.
+      expect(states.size).toBeGreaterThan(1);
+    } finally {
+      watch.kill();
     }
   });
 });

@@ -92,7 +92,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Ser
   const home = mkdtempSync(join(tmpdir(), 'tollgate-cli-server-'));
   const adminEmail = 'admin@cli.test';
   const adminPassword = 'correct horse battery staple';
-  const proc = spawn(nodeBin, [join(repoRoot, 'apps/server/src/main.ts'), '--no-worker'], {
+  const proc = spawn(nodeBin, [join(repoRoot, 'apps/server/src/main.ts')], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',
