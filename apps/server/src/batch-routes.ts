@@ -6,7 +6,7 @@ import {
   domainCause,
   parseBatchJsonl,
 } from '@tollgate/api';
-import { streamResults, type UserPrincipal } from '@tollgate/core';
+import { hasScope, streamResults, type UserPrincipal } from '@tollgate/core';
 import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -65,6 +65,15 @@ export async function batchRoutes(api: FastifyInstance, opts: Options): Promise<
     const ctx = { ...(await opts.createContext({ req })), surface: 'rest' as const };
     rememberPrincipal(req, ctx.principal);
     const caller = createCaller(ctx);
+    const p = ctx.principal;
+    if (p.kind !== 'user' || !hasScope(p, 'batches')) {
+      // Credentials and scope before the body: the procedure refuses (401/403) before its input.
+      try {
+        await caller.batches.create({ items: [] });
+      } catch (e) {
+        return sendCaught(reply, e);
+      }
+    }
     let input: unknown;
     let lines: number[] | undefined;
     if (typeof req.body === 'string') {

@@ -91,8 +91,11 @@ async function beatAndSweep(sweep: boolean) {
   }
 }
 let beats = 0;
-void beatAndSweep(true);
-const beatTimer = setInterval(() => void beatAndSweep(++beats % 2 === 0), HEARTBEAT_INTERVAL_MS);
+/** The beat in flight: shutdown waits for it, or it could write a row back after removal. */
+let beating: Promise<void> = beatAndSweep(true);
+const beatTimer = setInterval(() => {
+  beating = beating.then(() => beatAndSweep(++beats % 2 === 0));
+}, HEARTBEAT_INTERVAL_MS);
 beatTimer.unref();
 
 let stopping = false;
@@ -101,6 +104,7 @@ async function shutdown(signal: string) {
   stopping = true;
   log.info({ signal }, 'worker stopping: finishing running jobs');
   clearInterval(beatTimer);
+  await beating;
   // Running jobs finish (tasks honour helpers.abortSignal); unstarted ones stay queued.
   await runner.stop();
   await deps.limiter.close();
