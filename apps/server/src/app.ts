@@ -12,6 +12,8 @@ import { registerMetrics, routeLabel } from './metrics-routes.ts';
 import { rememberPrincipal } from './request-principal.ts';
 import { trpcResponseMeta } from './response-meta.ts';
 import { restBridge } from './rest-bridge.ts';
+import { webSessionRoutes } from './web-session.ts';
+import { webRoutes } from './web-static.ts';
 
 export type ServerDeps = Deps;
 
@@ -100,5 +102,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(restBridge, { deps, createContext });
   await app.register(identityRoutes, { deps });
   await app.register(compatRoutes, { prefix: '/v1', deps });
+  // The dashboard: its cookie session (/auth/session) and its built files at / (apps/web).
+  await app.register(webSessionRoutes, { deps });
+  await webRoutes(app);
   return app;
 }
