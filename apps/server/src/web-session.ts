@@ -106,9 +106,8 @@ export async function webSessionRoutes(app: FastifyInstance, opts: { deps: Deps 
 
   app.post(`${SESSION_PATH}/refresh`, async (req, reply) => {
     const token = req.cookies[REFRESH_COOKIE];
-    if (!token) {
-      return reply.code(401).send({ error: { code: 'unauthenticated', message: 'no session' } });
-    }
+    // No cookie is the normal state of a logged-out browser, not an error: 204, nothing to renew.
+    if (!token) return reply.code(204).send();
     try {
       const pair = await refresh(deps, { refreshToken: token });
       setRefreshCookie(req, reply, pair.refreshToken);
