@@ -200,7 +200,7 @@ export function OverviewPage() {
                 <LineChart data={d}>
                   <CartesianGrid strokeDasharray="3 3" />
                   <XAxis dataKey="label" minTickGap={24} />
-                  <YAxis width={72} />
+                  <YAxis width={84} />
                   <Tooltip />
                   <Line dataKey="cost" name="cost" stroke="#1d7a46" dot={false} />
                 </LineChart>

@@ -46,3 +46,10 @@ export const RequestPage = z.object({
   items: z.array(RequestLogRow),
   nextCursor: z.string().nullable(),
 });
+
+export const RequestTailInput = z
+  .object({
+    model: z.string().min(1).max(256).optional(),
+    status: RequestStatus.optional(),
+  })
+  .optional();
