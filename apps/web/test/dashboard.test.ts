@@ -154,7 +154,8 @@ afterAll(async () => {
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
-describe('the dashboard in a real browser', () => {
+// A shared 2-core machine runs several suites at once: browser steps get room.
+describe('the dashboard in a real browser', { timeout: 120_000 }, () => {
   let secret = '';
 
   it('serves the page at / under a strict CSP', async () => {
@@ -223,6 +224,9 @@ describe('the dashboard in a real browser', () => {
     await page.getByText('No requests match.').waitFor();
     await page.getByLabel('Status').selectOption('ok');
     await page.getByLabel('Model').fill('mock-echo');
+    await page
+      .getByLabel('Key', { exact: true })
+      .selectOption({ label: `browser key (${secret.slice(0, 9)}…)` });
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await row.waitFor();
 
@@ -249,7 +253,7 @@ describe('the dashboard in a real browser', () => {
     await page.getByRole('table', { name: 'Top keys' }).getByText('browser key').waitFor();
     await expectAccessible(page, 'overview');
     await shoot(page, 'overview');
-  }, 90_000);
+  });
 
   it('the live tail (subscription) shows new calls as they happen', async () => {
     await page.getByRole('link', { name: 'Live tail' }).click();
@@ -319,9 +323,24 @@ describe('the dashboard in a real browser', () => {
     expect(res.status).toBe(401);
   });
 
-  it('at 390 px every page is usable and accessible', async () => {
+  it('at 390 px every page is usable (keyboard too) and accessible', async () => {
     const narrow = await newPage(390, 844);
-    await logIn(narrow);
+    // Keyboard only: Tab to the email field (focus visible), type, Tab, type, Enter.
+    await narrow.goto(base);
+    await narrow.getByRole('heading', { name: 'Sign in to Tollgate' }).waitFor();
+    await shoot(narrow, 'login');
+    await narrow.keyboard.press('Tab');
+    const focused = await narrow.evaluate(() => {
+      const e = document.activeElement as HTMLElement;
+      return { name: e.getAttribute('name'), outline: getComputedStyle(e).outlineStyle };
+    });
+    expect(focused.name).toBe('email');
+    expect(focused.outline).not.toBe('none');
+    await narrow.keyboard.type(admin.email);
+    await narrow.keyboard.press('Tab');
+    await narrow.keyboard.type(admin.password);
+    await narrow.keyboard.press('Enter');
+    await heading(narrow, 'Overview');
     await narrow.getByLabel('Totals').waitFor();
     await shoot(narrow, 'overview');
     await expectAccessible(narrow, 'overview 390');
@@ -346,6 +365,12 @@ describe('the dashboard in a real browser', () => {
       expect(overflowing, `${name} scrolls sideways at 390 px`).toEqual([]);
       await shoot(narrow, name);
     }
+    await openPage(narrow, '/requests', 'Requests');
+    await narrow.getByRole('row').nth(1).getByRole('link').click();
+    await heading(narrow, 'Request');
+    await narrow.getByRole('heading', { name: 'Request body' }).waitFor();
+    await expectAccessible(narrow, 'request detail 390');
+    await shoot(narrow, 'request-detail');
     await narrow.context().close();
   });
 

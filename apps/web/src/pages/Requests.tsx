@@ -71,11 +71,10 @@ export function RequestsPage() {
   const from = toIso(params.get('from'));
   const to = toIso(params.get('to'));
   const list = useQuery(
-    trpc.requests.list.queryOptions({ limit: 50, model, status, from, to, cursor }),
+    trpc.requests.list.queryOptions({ limit: 50, model, status, keyId, from, to, cursor }),
   );
   const { names, keys } = useKeyNames();
-  // The API filters by model, status and time; the key filter applies to the page shown.
-  const rows = (list.data?.items ?? []).filter((r) => !keyId || r.keyId === keyId);
+  const rows = list.data?.items ?? [];
 
   const onFilter = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();

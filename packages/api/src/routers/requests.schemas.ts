@@ -38,6 +38,8 @@ export const RequestListInput = z.object({
   cursor: z.string().max(512).optional(),
   model: z.string().min(1).max(256).optional(),
   status: RequestStatus.optional(),
+  /** Only calls made with this API key. */
+  keyId: z.uuid().optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
 });
