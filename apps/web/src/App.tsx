@@ -10,7 +10,7 @@ import { RequestDetailPage } from './pages/RequestDetail.tsx';
 import { RequestsPage } from './pages/Requests.tsx';
 import { UsersPage } from './pages/Users.tsx';
 import { logout, refresh, session } from './session.ts';
-import { queryClient, useTRPC } from './trpc.ts';
+import { useTRPC } from './trpc.ts';
 import { ErrorBox, Loading } from './ui.tsx';
 
 function useSession() {
@@ -23,8 +23,7 @@ function Layout() {
   const navigate = useNavigate();
   const isAdmin = me.data?.role === 'admin';
   const onLogout = async () => {
-    await logout();
-    queryClient.clear();
+    await logout(); // main.tsx clears the query cache when the session ends
     await navigate('/');
   };
   return (
