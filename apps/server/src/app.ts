@@ -57,6 +57,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
           userId: req.principalUserId,
           keyId: req.principalKeyId,
           model: req.logModel,
+          ...(req.logStream ? { stream: true } : {}),
         },
         'request',
       );

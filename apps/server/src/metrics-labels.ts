@@ -7,6 +7,8 @@ declare module 'fastify' {
     routeTemplate?: string;
     /** The catalog model a gateway call resolved to; set by the gateway routes for the log line. */
     logModel?: string;
+    /** Set when the reply was an event stream (the request log line says `stream: true`). */
+    logStream?: boolean;
   }
 }
 

@@ -1,6 +1,7 @@
 import { loadConfig } from '@tollgate/config';
 import { createLogger } from '@tollgate/telemetry';
 import { buildServer } from './app.ts';
+import { exitFatal, listenFailureMessage } from './child-fatal.ts';
 import { createServerDeps } from './deps.ts';
 
 /** One server process (a cluster worker): build, listen, tell the primary, close on a signal. */
@@ -11,7 +12,15 @@ export async function runServerProcess(): Promise<void> {
   if (!databaseUrl) throw new Error('the primary passes DATABASE_URL to server processes');
   const deps = createServerDeps(config, log, databaseUrl);
   const app = await buildServer(deps);
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    const message = listenFailureMessage(err, config.host, config.port);
+    if (!message) throw err;
+    // A busy port is the operator's to fix: one line, no stack, and no restart (child-fatal.ts).
+    exitFatal(message);
+    return;
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   process.send?.({ type: 'listening', port });

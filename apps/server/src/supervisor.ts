@@ -12,14 +12,18 @@ import {
 } from '@tollgate/config';
 import { bootstrapFirstAdmin, ensureSigningKey, seedModels } from '@tollgate/core';
 import {
+  AlreadyRunningError,
   createDb,
   createPool,
   type EmbeddedPostgresHandle,
   migrate,
   startEmbeddedPostgres,
 } from '@tollgate/db';
-import { createLogger } from '@tollgate/telemetry';
+import { createLogger, type Logger } from '@tollgate/telemetry';
+import { EXIT_FATAL, isFatalMessage } from './child-fatal.ts';
 import { createClusterMetricsHub } from './metrics-cluster.ts';
+import { createRestartPolicy } from './restart-policy.ts';
+import { parseStartArgs, startHelp } from './start-options.ts';
 import { serverExecArgv } from './v8-flags.ts';
 
 const workerEntry = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
@@ -32,6 +36,43 @@ function configOrExit(): Config {
     if (!(e instanceof ConfigError)) throw e;
     process.stderr.write('tollgate: invalid configuration, nothing started\n');
     for (const line of e.problems) process.stderr.write(`  ${line}\n`);
+    process.exit(1);
+  }
+}
+
+/** `--help` prints and exits 0; an unknown flag exits 2 (before any configuration is read). */
+function startCommandOrExit(argv: readonly string[]): { worker: boolean } {
+  const command = parseStartArgs(argv);
+  if (command.kind === 'help') {
+    process.stdout.write(startHelp());
+    process.exit(0);
+  }
+  if (command.kind === 'usage_error') {
+    process.stderr.write(`tollgate: ${command.message}\nSee: pnpm start --help\n`);
+    process.exit(2);
+  }
+  return { worker: command.worker };
+}
+
+/**
+ * Embedded Postgres in TOLLGATE_HOME/pg. Another Tollgate already running from the same folder is
+ * left alone: this start says so and exits non-zero (its Postgres is not ours to stop).
+ */
+async function startEmbeddedOrExit(config: Config, log: Logger): Promise<EmbeddedPostgresHandle> {
+  const dataDir = join(config.home, 'pg');
+  log.info({ dataDir }, 'starting embedded postgres');
+  try {
+    return await startEmbeddedPostgres({
+      dataDir,
+      persistent: true,
+      onLog: (line) => log.debug({ postgres: line }, 'postgres'),
+      onNotice: (message) => log.info({ dataDir }, message),
+    });
+  } catch (e) {
+    if (!(e instanceof AlreadyRunningError)) throw e;
+    process.stderr.write(
+      `tollgate: Tollgate is already running from this TOLLGATE_HOME (pid ${e.ownerPid}, ${e.url ?? 'still starting'}); stop it or set TOLLGATE_HOME (now ${config.home})\n`,
+    );
     process.exit(1);
   }
 }
@@ -53,37 +94,37 @@ function track(proc: ChildProcess | Worker): Child {
  * worker; replaces a crashed child; stops everything, Postgres last, on SIGINT/SIGTERM.
  */
 export async function runPrimary(argv: readonly string[]): Promise<void> {
+  const { worker: withWorker } = startCommandOrExit(argv);
   const config = configOrExit();
   const log = createLogger(config);
-  const withWorker = !argv.includes('--no-worker');
 
   let embedded: EmbeddedPostgresHandle | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    const dataDir = join(config.home, 'pg');
-    log.info({ dataDir }, 'starting embedded postgres');
-    embedded = await startEmbeddedPostgres({
-      dataDir,
-      persistent: true,
-      onLog: (line) => log.debug({ postgres: line }, 'postgres'),
-    });
+    embedded = await startEmbeddedOrExit(config, log);
     databaseUrl = embedded.url('tollgate');
   }
-  const secret = withSecret(config).secret as string;
+  const secret = withSecret(config, {
+    onGenerated: (file) =>
+      log.info({ file }, 'generated TOLLGATE_SECRET (first start); back this file up'),
+  }).secret as string;
 
   const pool = createPool(databaseUrl, {
     max: 2,
     applicationName: 'tollgate-primary',
     onError: (err) => log.warn({ err: err.message }, 'database connection error'),
   });
-  await migrate(pool);
+  const applied = await migrate(pool);
+  if (applied.length > 0) log.info({ migrations: applied }, `applied ${applied.length} migrations`);
   const deps = { db: createDb(pool), config };
   const admin = await bootstrapFirstAdmin(deps);
   // The JWT signing key pair, private half encrypted with TOLLGATE_SECRET, made on first start.
   await ensureSigningKey({ db: deps.db, config: { ...config, secret } });
   // The mock models always; a configured provider's current models (existing rows kept).
-  await seedModels(deps);
+  const seeded = await seedModels(deps);
+  if (seeded > 0) log.info({ added: seeded }, 'seeded the model catalog');
   if (admin) {
+    log.info({ email: admin.email }, 'first start: created the admin user');
     // Shown once: the password and key are stored only as hashes.
     process.stdout.write(
       `${[
@@ -104,6 +145,29 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
   // A server process's GET /metrics is answered with every child's metrics, merged here.
   const metricsHub = createClusterMetricsHub();
 
+  const stop = async (reason: string, exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ reason }, 'stopping');
+    for (const c of children) c.kill('SIGTERM');
+    const all = Promise.all([...children].map((c) => c.exited));
+    const timeout = new Promise((r) => setTimeout(r, 15_000).unref());
+    await Promise.race([all, timeout]);
+    for (const c of children) c.kill('SIGKILL');
+    if (embedded) await embedded.stop();
+    process.exit(exitCode);
+  };
+  /** Something no restart fixes: one line on stderr, everything stopped, a non-zero exit. */
+  const fail = (message: string) => {
+    if (stopping) return;
+    process.stderr.write(`tollgate: ${message}\n`);
+    void stop('failure', 1);
+  };
+  process.on('SIGINT', () => void stop('SIGINT', 0));
+  process.on('SIGTERM', () => void stop('SIGTERM', 0));
+
+  const superviseChild = superviseWith({ log, fail, isStopping: () => stopping });
+
   // Server processes get the V8 flags of v8-flags.ts (why: there).
   cluster.setupPrimary({ execArgv: serverExecArgv(process.execArgv) });
   const startServer = () => {
@@ -111,12 +175,9 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
     const child = track(w);
     children.add(child);
     const forgetMetrics = metricsHub.add(w);
-    w.on('exit', (code, signal) => {
+    superviseChild('server', w, startServer, () => {
       children.delete(child);
       forgetMetrics();
-      if (stopping) return;
-      log.error({ pid: w.process.pid, code, signal }, 'server process died; starting a new one');
-      setTimeout(startServer, 500);
     });
     return w;
   };
@@ -125,29 +186,11 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
     const child = track(proc);
     children.add(child);
     const forgetMetrics = metricsHub.add(proc);
-    proc.on('exit', (code, signal) => {
+    superviseChild('worker', proc, startWorker, () => {
       children.delete(child);
       forgetMetrics();
-      if (stopping) return;
-      log.error({ pid: proc.pid, code, signal }, 'worker process died; starting a new one');
-      setTimeout(startWorker, 1000);
     });
   };
-
-  const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    for (const c of children) c.kill('SIGTERM');
-    const all = Promise.all([...children].map((c) => c.exited));
-    const timeout = new Promise((r) => setTimeout(r, 15_000).unref());
-    await Promise.race([all, timeout]);
-    for (const c of children) c.kill('SIGKILL');
-    if (embedded) await embedded.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
 
   if (withWorker) startWorker();
   const servers = Array.from({ length: config.webConcurrency }, startServer);
@@ -161,5 +204,54 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
         ),
     ),
   );
-  process.stdout.write(`listening on http://${config.host}:${ports[0]}\n`);
+  const url = `http://${config.host}:${ports[0]}`;
+  embedded?.announce(url);
+  process.stdout.write(`listening on ${url}\n`);
+}
+
+/**
+ * Restarts for children that die unasked, one restart policy per kind (restart-policy.ts): a
+ * child that keeps dying right after start is retried with backoff and then given up on; a child
+ * that reports a fatal start-up problem (child-fatal.ts: its port is taken) is not restarted.
+ */
+function superviseWith(ctx: {
+  log: Logger;
+  fail: (message: string) => void;
+  isStopping: () => boolean;
+}) {
+  const policies = { server: createRestartPolicy(), worker: createRestartPolicy() };
+  return (
+    kind: 'server' | 'worker',
+    proc: ChildProcess | Worker,
+    restart: () => void,
+    forget: () => void,
+  ) => {
+    const startedAt = Date.now();
+    const pid = 'process' in proc ? proc.process.pid : proc.pid;
+    proc.on('message', (m: unknown) => {
+      if (isFatalMessage(m)) ctx.fail(m.message);
+    });
+    proc.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+      forget();
+      if (ctx.isStopping()) return;
+      if (code === EXIT_FATAL) {
+        ctx.fail(`the ${kind} process could not start (its log says why)`);
+        return;
+      }
+      const decision = policies[kind].onExit(Date.now() - startedAt);
+      if (!decision.restart) {
+        ctx.fail(
+          `the ${kind} process died ${decision.quickExits} times in a row right after starting; giving up`,
+        );
+        return;
+      }
+      ctx.log.error(
+        { pid, code, signal, restartInMs: decision.delayMs },
+        `${kind} process died; starting a new one`,
+      );
+      setTimeout(() => {
+        if (!ctx.isStopping()) restart();
+      }, decision.delayMs);
+    });
+  };
 }

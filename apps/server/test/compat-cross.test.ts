@@ -46,7 +46,7 @@ describe('OpenAI format → Anthropic model', () => {
       prompt_tokens_details: { cached_tokens: 10 },
     });
     const upstream = env.fake.requests('POST /v1/messages')[0]?.body as Record<string, unknown>;
-    expect(upstream).toMatchObject({ model: 'claude-sonnet-4-5', max_tokens: 100 });
+    expect(upstream).toMatchObject({ model: 'claude-sonnet-4-6', max_tokens: 100 });
   });
 
   it('streams tool calls from an Anthropic model as OpenAI tool_call deltas', async () => {

@@ -29,7 +29,7 @@ export function sdkClients(url: string, apiKey: string) {
 
 /**
  * A server whose openai and anthropic providers talk to a fake upstream, with catalog entries
- * `oa-mini` (openai: gpt-4o-mini) and `an-sonnet` (anthropic: claude-sonnet-4-5) for cross-format calls.
+ * `oa-mini` (openai: gpt-4o-mini) and `an-sonnet` (anthropic: claude-sonnet-4-6) for cross-format calls.
  */
 export async function startCompatEnv(): Promise<CompatEnv> {
   const fake = await startFakeUpstream();
@@ -54,7 +54,7 @@ export async function startCompatEnv(): Promise<CompatEnv> {
   await upsertModel(s.deps, {
     name: 'an-sonnet',
     provider: 'anthropic',
-    upstreamModel: 'claude-sonnet-4-5',
+    upstreamModel: 'claude-sonnet-4-6',
     kind: 'chat',
     ...priced,
   });

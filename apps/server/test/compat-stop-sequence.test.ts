@@ -32,7 +32,7 @@ describe('stop sequences on /v1/messages (official @anthropic-ai/sdk)', () => {
       stop_sequence: '###',
     });
     expect(env.fake.requests('POST /v1/messages')[0]?.body).toMatchObject({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       stop_sequences: ['END', '###'],
     });
   });

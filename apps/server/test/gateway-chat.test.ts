@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { seedModels } from '@tollgate/core';
 import { createTestUser, type TestUser } from '@tollgate/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeTestServer, startTestServer, type TestServer } from './helpers.ts';
+import { closeTestServer, requestLogRows, startTestServer, type TestServer } from './helpers.ts';
 
 let s: TestServer;
 let member: TestUser;
@@ -33,14 +33,7 @@ async function rowsFor(requestId: string) {
     .execute();
 }
 
-async function rowCount() {
-  await s.deps.requestLog.flush();
-  const r = await s.testDb.db
-    .selectFrom('request_logs')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
-}
+const rowCount = () => requestLogRows(s);
 
 describe('POST /api/chat/completions', () => {
   it('answers through the catalog and records one priced row with bodies', async () => {

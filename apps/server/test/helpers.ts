@@ -31,3 +31,13 @@ export async function listen(app: FastifyInstance): Promise<string> {
   if (!addr || typeof addr !== 'object') throw new Error('not listening');
   return `http://127.0.0.1:${addr.port}`;
 }
+
+/** Rows in the request log (buffered rows written first): "nothing written" checks compare it. */
+export async function requestLogRows(s: TestServer): Promise<number> {
+  await s.deps.requestLog.flush();
+  const r = await s.testDb.db
+    .selectFrom('request_logs')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}

@@ -2,7 +2,13 @@ import { request as httpRequest } from 'node:http';
 import { seedModels } from '@tollgate/core';
 import { createTestUser, type TestUser } from '@tollgate/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeTestServer, listen, startTestServer, type TestServer } from './helpers.ts';
+import {
+  closeTestServer,
+  listen,
+  requestLogRows,
+  startTestServer,
+  type TestServer,
+} from './helpers.ts';
 
 let s: TestServer;
 let member: TestUser;
@@ -73,14 +79,7 @@ async function keyNames(): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-async function logRows(): Promise<number> {
-  await s.deps.requestLog.flush();
-  const r = await s.testDb.db
-    .selectFrom('request_logs')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
-}
+const logRows = () => requestLogRows(s);
 
 const restTooLarge = { error: { code: 'payload_too_large', message: expect.any(String) } };
 const trpcTooLarge = (path: string) => ({

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, configVariableNames, loadConfig, repoRoot } from './config.ts';
+import { configVariables } from './variables.ts';
 
 function problems(env: Record<string, string>): readonly string[] {
   try {
@@ -66,5 +69,15 @@ describe('loadConfig', () => {
     const p = problems({ DATABASE_URL: 'mysql://u:pw-canary@h/db' });
     expect(p[0]).toMatch(/^DATABASE_URL:/);
     expect(p[0]).not.toContain('pw-canary');
+  });
+});
+
+describe('the variable list behind `pnpm start --help`', () => {
+  it('names exactly the variables the schema reads, each once, each in the README table', () => {
+    const listed = configVariables.map((v) => v.name);
+    expect(new Set(listed).size).toBe(listed.length);
+    expect([...listed].sort()).toEqual([...configVariableNames].sort());
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    for (const name of listed) expect(readme).toContain(`\`${name}\``);
   });
 });

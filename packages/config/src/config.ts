@@ -69,6 +69,9 @@ const EnvSchema = z.object({
   ),
 });
 
+/** The variable names the schema validates (config.test.ts compares them with variables.ts). */
+export const configVariableNames: readonly string[] = Object.keys(EnvSchema.shape);
+
 export type Config = Readonly<{
   databaseUrl: string | undefined;
   home: string;

@@ -18,7 +18,10 @@ function readSecret(file: string): string | undefined {
  * folder (compose mounts one volume into server and worker). Creation is atomic (write a temp file,
  * then hard-link it into place), so two processes starting at once agree on one secret.
  */
-export function loadOrCreateStoredSecret(home: string): string {
+export function loadOrCreateStoredSecret(
+  home: string,
+  onGenerated?: (file: string) => void,
+): string {
   const file = join(home, 'secret');
   const existing = readSecret(file);
   if (existing) return existing;
@@ -27,6 +30,7 @@ export function loadOrCreateStoredSecret(home: string): string {
   writeFileSync(tmp, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
   try {
     linkSync(tmp, file);
+    onGenerated?.(file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   } finally {
@@ -37,8 +41,17 @@ export function loadOrCreateStoredSecret(home: string): string {
   return secret;
 }
 
-/** The config with its secret resolved: TOLLGATE_SECRET, else the one stored under TOLLGATE_HOME. */
-export function withSecret(config: Config): Config {
+/**
+ * The config with its secret resolved: TOLLGATE_SECRET, else the one stored under TOLLGATE_HOME.
+ * `onGenerated` hears about the one time a secret is made (the operator should back the file up).
+ */
+export function withSecret(
+  config: Config,
+  opts: { onGenerated?: (file: string) => void } = {},
+): Config {
   if (config.secret) return config;
-  return Object.freeze({ ...config, secret: loadOrCreateStoredSecret(config.home) });
+  return Object.freeze({
+    ...config,
+    secret: loadOrCreateStoredSecret(config.home, opts.onGenerated),
+  });
 }

@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -9,6 +18,8 @@ import { type PostgresProcess, spawnPostgres } from './postgres-process.ts';
 export type EmbeddedPostgresHandle = {
   url: (database?: string) => string;
   port: number;
+  /** Records where this process serves (shown to a second start that finds it running). */
+  announce: (url: string) => void;
   stop: () => Promise<void>;
 };
 
@@ -17,8 +28,23 @@ export type EmbeddedOptions = {
   /** false: the data folder is deleted on stop (tests). */
   persistent: boolean;
   port?: number;
+  /** Postgres' own output (debug material). */
   onLog?: (line: string) => void;
+  /** One-time events worth telling the operator (an orphan reclaimed). */
+  onNotice?: (message: string) => void;
 };
+
+/** The data folder is in use by a Postgres that a live process (another Tollgate) owns. */
+export class AlreadyRunningError extends Error {
+  readonly ownerPid: number;
+  readonly url: string | undefined;
+  constructor(ownerPid: number, url: string | undefined) {
+    super(`the embedded Postgres is owned by a running process (pid ${ownerPid})`);
+    this.name = 'AlreadyRunningError';
+    this.ownerPid = ownerPid;
+    this.url = url;
+  }
+}
 
 const USER = 'postgres';
 const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
@@ -47,19 +73,106 @@ function isAlive(pid: number): boolean {
   }
 }
 
+type Owner = { pid: number; url?: string };
+
+/** Beside the data folder (never inside it: postgres owns that): who started its postgres. */
+const ownerFile = (dataDir: string) => `${dataDir}.owner.json`;
+
+function readOwner(dataDir: string): Owner | undefined {
+  try {
+    const o = JSON.parse(readFileSync(ownerFile(dataDir), 'utf8')) as Partial<Owner>;
+    if (!Number.isInteger(o.pid) || (o.pid as number) <= 0) return undefined;
+    return { pid: o.pid as number, ...(typeof o.url === 'string' ? { url: o.url } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+function writeOwner(dataDir: string, owner: Owner): void {
+  const tmp = `${ownerFile(dataDir)}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(owner)}\n`);
+  renameSync(tmp, ownerFile(dataDir));
+}
+
+/** The parent of a process (Linux /proc, else ps); undefined if it cannot be told. */
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so cut at the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) ? ppid : undefined;
+  } catch {
+    try {
+      const out = execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' });
+      const ppid = Number(out.trim());
+      return Number.isInteger(ppid) && out.trim() !== '' ? ppid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
 /**
- * After a `kill -9` of Tollgate, its postgres lives on as an orphan holding the data folder; the next
- * start would fail with only `undefined` as the reason. Stop the orphan (fast shutdown) first.
+ * Whether `pid` runs postgres. After a container restart pids start over, so the pid in a stale
+ * postmaster.pid may now be an unrelated process (even ours): that one is never signalled.
+ * Undefined when it cannot be told (then the pid is taken at its word).
  */
-async function reclaimStaleServer(dataDir: string, log: (l: string) => void): Promise<void> {
+function runsPostgres(pid: number): boolean | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+  } catch {
+    try {
+      const comm = execFileSync('ps', ['-o', 'comm=', '-p', String(pid)], { encoding: 'utf8' });
+      return comm.trim() === '' ? undefined : comm.includes('postgres');
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * The live process that owns a running postmaster, if any. Postgres is our child (spawned
+ * detached, but still our child), so while its owner lives its parent is the pid in the owner
+ * file; after a `kill -9` it is re-parented (to init or a subreaper) and the owner is gone. Both
+ * are checked: a recycled owner pid is not mistaken for a live owner.
+ */
+function liveOwner(dataDir: string, postmasterPid: number): Owner | undefined {
+  const owner = readOwner(dataDir);
+  const ppid = parentPid(postmasterPid);
+  if (owner) {
+    if (!isAlive(owner.pid)) return undefined;
+    return ppid === undefined || ppid === owner.pid ? owner : undefined;
+  }
+  // No owner file (started by an older Tollgate): a live parent other than init still owns it.
+  return ppid !== undefined && ppid > 1 && isAlive(ppid) ? { pid: ppid } : undefined;
+}
+
+/**
+ * Before starting on an existing data folder. A postgres whose owner (another Tollgate on the
+ * same TOLLGATE_HOME) is alive is never touched: AlreadyRunningError. After a `kill -9` of
+ * Tollgate its postgres lives on as an orphan holding the data folder, and the next start would
+ * fail with only `undefined` as the reason: that orphan is stopped (fast shutdown) first.
+ */
+async function reclaimStaleServer(
+  dataDir: string,
+  notice: (message: string) => void,
+): Promise<void> {
   const pidFile = join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) {
+  if (
+    !Number.isInteger(pid) ||
+    pid <= 0 ||
+    pid === process.pid ||
+    !isAlive(pid) ||
+    runsPostgres(pid) === false
+  ) {
     rmSync(pidFile, { force: true }); // left by a crash; postgres would refuse to start over it
     return;
   }
-  log(`stopping an orphaned postgres (pid ${pid}) left by an earlier run`);
+  const owner = liveOwner(dataDir, pid);
+  if (owner) throw new AlreadyRunningError(owner.pid, owner.url);
+  notice(`stopping an orphaned postgres (pid ${pid}) left by an earlier run that was killed`);
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 300 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   if (isAlive(pid)) process.kill(pid, 'SIGKILL');
@@ -115,6 +228,7 @@ export async function startEmbeddedPostgres(
   opts: EmbeddedOptions,
 ): Promise<EmbeddedPostgresHandle> {
   const log = opts.onLog ?? (() => {});
+  const notice = opts.onNotice ?? log;
   const port = opts.port ?? (await freePort());
   mkdirSync(dirname(opts.dataDir), { recursive: true });
   const require = createRequire(import.meta.url);
@@ -122,7 +236,7 @@ export async function startEmbeddedPostgres(
   ensureTraversable(opts.dataDir);
   const fresh = !existsSync(join(opts.dataDir, 'PG_VERSION'));
   if (!fresh) {
-    await reclaimStaleServer(opts.dataDir, log);
+    await reclaimStaleServer(opts.dataDir, notice);
     chownToPostgres(opts.dataDir);
   } else if (existsSync(opts.dataDir)) {
     rmSync(opts.dataDir, { recursive: true, force: true }); // a half-done initdb
@@ -139,7 +253,10 @@ export async function startEmbeddedPostgres(
     onLog: (m) => log(String(m).trim()),
     onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
   });
-  if (fresh) await pg.initialise();
+  if (fresh) {
+    notice(`initialising a new Postgres data folder in ${opts.dataDir}`);
+    await pg.initialise();
+  }
   let server: PostgresProcess;
   try {
     server = await spawnPostgres({
@@ -151,6 +268,7 @@ export async function startEmbeddedPostgres(
   } catch (e) {
     throw new Error(`embedded postgres did not start (data in ${opts.dataDir}): ${String(e)}`);
   }
+  writeOwner(opts.dataDir, { pid: process.pid });
   const url = (database = 'postgres') =>
     `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
   // Checked on every start: a run killed between initdb and here left a cluster without it.
@@ -162,8 +280,10 @@ export async function startEmbeddedPostgres(
   return {
     url,
     port,
+    announce: (serving) => writeOwner(opts.dataDir, { pid: process.pid, url: serving }),
     stop: async () => {
       await server.stop();
+      rmSync(ownerFile(opts.dataDir), { force: true });
       if (!opts.persistent) rmSync(opts.dataDir, { recursive: true, force: true });
     },
   };

@@ -1,5 +1,5 @@
 export type { EmbeddedOptions, EmbeddedPostgresHandle } from './embedded.ts';
-export { freePort, startEmbeddedPostgres } from './embedded.ts';
+export { AlreadyRunningError, freePort, startEmbeddedPostgres } from './embedded.ts';
 export { migrate, migrationNames, pendingMigrations } from './migrate.ts';
 export type { PoolOptions } from './pool.ts';
 export { createDb, createPool } from './pool.ts';

@@ -10,9 +10,10 @@ export const migrationNames: readonly string[] = Object.keys(migrations).sort();
 
 /**
  * Brings the database to the current schema: our kysely migrations, then graphile-worker's
- * (so the server can `add_job` on a database no worker has seen yet).
+ * (so the server can `add_job` on a database no worker has seen yet). Returns the names of ours
+ * it applied (the primary logs them).
  */
-export async function migrate(pool: pg.Pool): Promise<void> {
+export async function migrate(pool: pg.Pool): Promise<string[]> {
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   // Two processes starting at once (cluster, compose) must not race: one migrates, the other waits.
   const client = await pool.connect();
@@ -29,6 +30,7 @@ export async function migrate(pool: pg.Pool): Promise<void> {
     // graphile-worker with its config loaders is ~20 MB of RSS each of them would carry.
     const { Logger, runMigrations } = await import('graphile-worker');
     await runMigrations({ pgPool: pool, logger: new Logger(() => () => {}) });
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
   } finally {
     await client.query('select pg_advisory_unlock(7214031)').catch(() => {});
     client.release();

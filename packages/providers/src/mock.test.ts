@@ -64,6 +64,27 @@ describe('mock provider', () => {
     });
   });
 
+  it('truncates to max_tokens with finish reason length, streamed and not', async () => {
+    const req = {
+      model: 'mock-echo',
+      messages: [{ role: 'user' as const, content: 'one two three four five six' }], // 27 chars: 7 tokens
+      max_tokens: 2,
+    };
+    const res = await mock.chat(req, opts());
+    expect(res.content).toBe('one two ');
+    expect(res.finishReason).toBe('length');
+    expect(res.usage.outputTokens).toBe(2);
+    const events = await collect(mock.chatStream(req, opts()));
+    const text = events.map((e) => (e.type === 'delta' ? e.content : '')).join('');
+    expect(text).toBe('one two ');
+    expect(events.at(-2)).toEqual({ type: 'finish', finishReason: 'length' });
+    expect(events.at(-1)).toMatchObject({ type: 'usage', usage: { outputTokens: 2 } });
+    // Room enough: the whole answer, finish reason stop.
+    const whole = await mock.chat({ ...req, max_tokens: 7 }, opts());
+    expect(whole.content).toBe('one two three four five six');
+    expect(whole.finishReason).toBe('stop');
+  });
+
   it('mock-slow stops with kind aborted when the signal fires mid-stream', async () => {
     const ac = new AbortController();
     const seen: string[] = [];

@@ -68,6 +68,20 @@ function lastUserText(messages: ChatMessage[]): string {
   return '';
 }
 
+/**
+ * The answer cut to `maxTokens` (ceil(chars/4) tokens: the first maxTokens × 4 characters), like
+ * a real model that hits max_tokens: the caller then sees finish reason `length`.
+ */
+export function truncateToTokens(
+  text: string,
+  maxTokens: number | undefined,
+): { text: string; truncated: boolean } {
+  if (maxTokens === undefined || countTextTokens(text) <= maxTokens) {
+    return { text, truncated: false };
+  }
+  return { text: text.slice(0, maxTokens * 4), truncated: true };
+}
+
 /** Splits text into chunks of one word each (with its surrounding whitespace) that concatenate back exactly. */
 export function splitWords(text: string): string[] {
   const words = text.match(/\s*\S+\s*/g);
@@ -160,12 +174,13 @@ export function createMockProvider(): Provider {
           ),
         };
       }
+      const answer = truncateToTokens(text, req.max_tokens);
       return {
         id: `mock-${randomUUID()}`,
-        content: text,
+        content: answer.text,
         toolCalls: [],
-        finishReason: 'stop',
-        usage: usageOf(inputTokens, countTextTokens(text)),
+        finishReason: answer.truncated ? 'length' : 'stop',
+        usage: usageOf(inputTokens, countTextTokens(answer.text)),
       };
     },
 
@@ -198,14 +213,15 @@ export function createMockProvider(): Provider {
         return;
       }
       const slow = req.model === MOCK_MODELS.slow;
-      const words = splitWords(text);
+      const answer = truncateToTokens(text, req.max_tokens);
+      const words = splitWords(answer.text);
       for (const [i, word] of words.entries()) {
         if (slow && i > 0) await wait(MOCK_SLOW_CHUNK_MS, opts.signal);
         if (opts.signal.aborted) throw abortError('mock', opts.signal);
         yield { type: 'delta', content: word };
       }
-      yield { type: 'finish', finishReason: 'stop' };
-      yield { type: 'usage', usage: usageOf(inputTokens, countTextTokens(text)) };
+      yield { type: 'finish', finishReason: answer.truncated ? 'length' : 'stop' };
+      yield { type: 'usage', usage: usageOf(inputTokens, countTextTokens(answer.text)) };
     },
 
     async embed(req: EmbeddingRequest, opts: CallOptions): Promise<EmbeddingResponse> {

@@ -16,7 +16,6 @@ import {
 import type { ChatRequest } from '@tollgate/providers';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { routeLabel } from '../metrics-routes.ts';
 import { rememberPrincipal } from '../request-principal.ts';
 import { messagesBodySchema } from './anthropic.schemas.ts';
 import {
@@ -113,7 +112,6 @@ type StreamEncoder = {
 
 /** Streams gateway events through a surface encoder; a failure after the first byte goes in-band. */
 async function pipeStream(
-  deps: Deps,
   req: FastifyRequest,
   reply: FastifyReply,
   stream: GatewayStream,
@@ -122,27 +120,9 @@ async function pipeStream(
   errorFrame: (e: CompatError) => string,
 ): Promise<void> {
   const log = req.log;
-  // A hijacked reply skips onResponse: the duration metric and the log line are ours to write.
-  reply.raw.once('close', () => {
-    const status = String(reply.raw.statusCode);
-    deps.metrics.httpRequestDuration.observe(
-      { route: routeLabel(req), method: 'POST', status },
-      reply.elapsedTime / 1000,
-    );
-    log.info(
-      {
-        method: req.method,
-        route: routeLabel(req),
-        status: reply.raw.statusCode,
-        latencyMs: Math.round(reply.elapsedTime * 100) / 100,
-        userId: req.principalUserId,
-        keyId: req.principalKeyId,
-        model: req.logModel,
-        stream: true,
-      },
-      'request',
-    );
-  });
+  // A hijacked reply still runs onResponse when its socket closes: the duration metric and the
+  // request line are written there, once (app.ts, metrics-routes.ts).
+  req.logStream = true;
   const sse = openSse(reply);
   try {
     if (!(await sse.write(enc.start()))) return;
@@ -277,7 +257,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       created: stream.created,
       includeUsage: body.stream_options?.include_usage === true,
     });
-    await pipeStream(deps, req, reply, stream, ac.signal, enc, (e) => sseData(openaiErrorBody(e)));
+    await pipeStream(req, reply, stream, ac.signal, enc, (e) => sseData(openaiErrorBody(e)));
     return reply;
   });
 
@@ -322,7 +302,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       id: messageId(undefined, stream.requestId),
       model: stream.model,
     });
-    await pipeStream(deps, req, reply, stream, ac.signal, enc, (e) =>
+    await pipeStream(req, reply, stream, ac.signal, enc, (e) =>
       sseEvent('error', anthropicErrorBody(e)),
     );
     return reply;

@@ -76,10 +76,20 @@ export const ChatInput = z.object({
   tool_choice: ToolChoice.optional(),
   response_format: ResponseFormat.optional(),
   user: z.string().max(256).optional(),
+  /**
+   * Refused when true rather than ignored: an OpenAI habit that would otherwise silently get a
+   * whole answer. Streaming is its own procedure.
+   */
+  stream: z
+    .literal(false, {
+      error:
+        'chat.complete (POST /api/chat/completions) does not stream: use the chat.stream subscription (tRPC, @tollgate/client), or POST /v1/chat/completions with "stream": true',
+    })
+    .optional(),
 });
 export type ChatInput = z.infer<typeof ChatInput>;
 
-export const ChatStreamInput = ChatInput.extend({
+export const ChatStreamInput = ChatInput.omit({ stream: true }).extend({
   /**
    * Chosen by the client, once per call: a reconnect that re-runs the subscription with the same
    * id is refused, so a dropped connection never calls (and bills) the upstream twice.

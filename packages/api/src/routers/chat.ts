@@ -51,7 +51,8 @@ export const chatRouter = router({
     })
     .input(ChatInput)
     .output(ChatResultSchema)
-    .mutation(async ({ ctx, input, signal }) =>
+    // `stream` is only ever false here (the schema refuses true): not part of the call.
+    .mutation(async ({ ctx, input: { stream: _, ...input }, signal }) =>
       toWire(await chatComplete(ctx, input, callContext(ctx, signal))),
     ),
 

@@ -58,8 +58,21 @@ function providerOf(deps: GatewayDeps, m: CatalogModel): Provider | undefined {
   return deps.providers[m.provider as ProviderName];
 }
 
-/** The model asked for, then its fallbacks; only models whose provider this deployment has. */
-async function targets(deps: GatewayDeps, name: string, kind: ModelKind): Promise<Target[]> {
+/** Whether `m` can produce `maxTokens` output tokens (a model without a known limit can). */
+const allowsOutput = (m: CatalogModel, maxTokens: number | undefined) =>
+  maxTokens === undefined || m.maxOutputTokens === null || maxTokens <= m.maxOutputTokens;
+
+/**
+ * The model asked for, then its fallbacks; only models whose provider this deployment has. A
+ * max_tokens above the model's output limit is refused here, for every surface, before any
+ * upstream call; fallbacks with a lower limit than asked for are skipped.
+ */
+async function targets(
+  deps: GatewayDeps,
+  name: string,
+  kind: ModelKind,
+  maxTokens?: number,
+): Promise<Target[]> {
   const primary = await resolveModel(deps, name, kind);
   const provider = providerOf(deps, primary);
   if (!provider) {
@@ -69,10 +82,17 @@ async function targets(deps: GatewayDeps, name: string, kind: ModelKind): Promis
       { param: 'model' },
     );
   }
+  if (!allowsOutput(primary, maxTokens)) {
+    throw new DomainError(
+      'bad_request',
+      `max_tokens is too large: ${maxTokens} exceeds the maximum of ${primary.maxOutputTokens} output tokens of model '${primary.name}'`,
+      { param: 'max_tokens' },
+    );
+  }
   const out: Target[] = [{ model: primary, provider }];
   for (const f of await fallbackChain(deps, primary)) {
     const p = providerOf(deps, f);
-    if (p) out.push({ model: f, provider: p });
+    if (p && allowsOutput(f, maxTokens)) out.push({ model: f, provider: p });
   }
   return out;
 }
@@ -261,7 +281,7 @@ export async function chatComplete(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayChatResult> {
-  const chain = await targets(deps, input.model, 'chat');
+  const chain = await targets(deps, input.model, 'chat', input.max_tokens);
   const startedAt = deps.clock.now();
   const started = performance.now();
   try {
@@ -319,7 +339,7 @@ export async function startChatStream(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayStream> {
-  const chain = await targets(deps, input.model, 'chat');
+  const chain = await targets(deps, input.model, 'chat', input.max_tokens);
   const startedAt = deps.clock.now();
   const started = performance.now();
   let chainResult: Awaited<

@@ -16,7 +16,7 @@ const chat = (
   upstreamModel: string,
   p: { in: string; out: string; cached?: string; write?: string },
   contextWindow: number,
-  maxOutputTokens: number,
+  maxOutputTokens: number | null,
   aliases: string[] = [],
 ): Seed => ({
   name,
@@ -92,52 +92,52 @@ export const openaiModels: Seed[] = [
   embedding('text-embedding-3-large', 'openai', '0.13', 8_191),
 ];
 
-/** Anthropic list prices per million tokens; cache writes at the 5-minute rate. */
+/**
+ * Anthropic list prices per million tokens; cache writes at the 5-minute rate. Current models only
+ * (2026-12): none the Anthropic SDK lists as deprecated (claude-sonnet-4-5 and claude-opus-4-5
+ * reach end-of-life; Claude 3.x and the 4.0/4.1 models are retired). An output limit not
+ * published where we could check it is left null (not enforced) rather than guessed.
+ */
 export const anthropicModels: Seed[] = [
   chat(
-    'claude-opus-4-1',
+    'claude-opus-5',
     'anthropic',
-    'claude-opus-4-1-20250805',
-    { in: '15', out: '75', cached: '1.5', write: '18.75' },
-    200_000,
-    32_000,
-    ['claude-opus-4-1-20250805'],
+    'claude-opus-5',
+    { in: '5', out: '25', cached: '0.5', write: '6.25' },
+    1_000_000,
+    null,
   ),
   chat(
-    'claude-opus-4',
+    'claude-sonnet-5-5',
     'anthropic',
-    'claude-opus-4-20250514',
-    { in: '15', out: '75', cached: '1.5', write: '18.75' },
-    200_000,
-    32_000,
-    ['claude-opus-4-20250514'],
+    'claude-sonnet-5-5',
+    { in: '2', out: '10', cached: '0.2', write: '2.5' },
+    1_000_000,
+    null,
   ),
   chat(
-    'claude-sonnet-4-5',
+    'claude-sonnet-5',
     'anthropic',
-    'claude-sonnet-4-5-20250929',
+    'claude-sonnet-5',
+    { in: '2', out: '10', cached: '0.2', write: '2.5' },
+    1_000_000,
+    null,
+  ),
+  chat(
+    'claude-opus-4-7',
+    'anthropic',
+    'claude-opus-4-7',
+    { in: '5', out: '25', cached: '0.5', write: '6.25' },
+    1_000_000,
+    128_000,
+  ),
+  chat(
+    'claude-sonnet-4-6',
+    'anthropic',
+    'claude-sonnet-4-6',
     { in: '3', out: '15', cached: '0.3', write: '3.75' },
-    200_000,
+    1_000_000,
     64_000,
-    ['claude-sonnet-4-5-20250929'],
-  ),
-  chat(
-    'claude-sonnet-4',
-    'anthropic',
-    'claude-sonnet-4-20250514',
-    { in: '3', out: '15', cached: '0.3', write: '3.75' },
-    200_000,
-    64_000,
-    ['claude-sonnet-4-20250514'],
-  ),
-  chat(
-    'claude-3-7-sonnet',
-    'anthropic',
-    'claude-3-7-sonnet-20250219',
-    { in: '3', out: '15', cached: '0.3', write: '3.75' },
-    200_000,
-    64_000,
-    ['claude-3-7-sonnet-20250219', 'claude-3-7-sonnet-latest'],
   ),
   chat(
     'claude-haiku-4-5',
@@ -147,15 +147,6 @@ export const anthropicModels: Seed[] = [
     200_000,
     64_000,
     ['claude-haiku-4-5-20251001'],
-  ),
-  chat(
-    'claude-3-5-haiku',
-    'anthropic',
-    'claude-3-5-haiku-20241022',
-    { in: '0.8', out: '4', cached: '0.08', write: '1' },
-    200_000,
-    8_192,
-    ['claude-3-5-haiku-20241022', 'claude-3-5-haiku-latest'],
   ),
 ];
 

@@ -1,0 +1,50 @@
+/**
+ * Every environment variable Tollgate reads, for `pnpm start --help`: the README's config table in
+ * short. config.test.ts checks it names exactly the variables the schema in config.ts validates.
+ */
+export const configVariables: ReadonlyArray<{ name: string; meaning: string; default: string }> = [
+  { name: 'DATABASE_URL', meaning: 'Postgres connection string', default: 'embedded Postgres' },
+  {
+    name: 'TOLLGATE_HOME',
+    meaning: 'embedded Postgres data and generated dev secrets',
+    default: '.tollgate/ in the repo root',
+  },
+  { name: 'HOST', meaning: 'listen address', default: '127.0.0.1' },
+  { name: 'PORT', meaning: 'listen port (0: any free port)', default: '3000' },
+  { name: 'WEB_CONCURRENCY', meaning: 'server processes on one port', default: '1' },
+  { name: 'WORKER_CONCURRENCY', meaning: 'jobs at once per worker process', default: '10' },
+  { name: 'OPENAI_API_KEY', meaning: 'OpenAI key (turns the provider on)', default: 'off' },
+  { name: 'OPENAI_BASE_URL', meaning: 'OpenAI-compatible server', default: 'api.openai.com' },
+  { name: 'ANTHROPIC_API_KEY', meaning: 'Anthropic key (turns the provider on)', default: 'off' },
+  { name: 'ANTHROPIC_BASE_URL', meaning: 'Anthropic API base URL', default: 'api.anthropic.com' },
+  { name: 'CORS_ORIGINS', meaning: 'comma-separated allowed browser origins', default: 'none' },
+  { name: 'LOG_LEVEL', meaning: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
+  {
+    name: 'TOLLGATE_SECRET',
+    meaning: '32+ character secret for stored secrets and HMAC',
+    default: 'generated into TOLLGATE_HOME',
+  },
+  { name: 'UPSTREAM_TIMEOUT_MS', meaning: 'whole upstream call limit', default: '600000' },
+  { name: 'UPSTREAM_TTFT_TIMEOUT_MS', meaning: 'time to first token', default: '60000' },
+  {
+    name: 'STREAM_IDLE_TIMEOUT_MS',
+    meaning: 'longest gap between stream chunks',
+    default: '60000',
+  },
+  { name: 'CACHE_TTL_SECONDS', meaning: 'exact-match cache entry lifetime', default: '3600' },
+  { name: 'LOG_FORMAT', meaning: 'json or logstash', default: 'json' },
+  {
+    name: 'LOG_BODIES',
+    meaning: 'store prompt/response bodies in the request log',
+    default: 'true',
+  },
+  { name: 'LOG_RETENTION_DAYS', meaning: 'request-log retention', default: '90' },
+  { name: 'METRICS_TOKEN', meaning: 'bearer token required on /metrics', default: 'public' },
+  { name: 'WEBHOOK_ALLOW_HOSTS', meaning: 'hosts/CIDRs webhooks may reach', default: 'none' },
+  { name: 'TOLLGATE_ADMIN_EMAIL', meaning: "first admin's email", default: 'generated' },
+  {
+    name: 'TOLLGATE_ADMIN_PASSWORD',
+    meaning: "first admin's password (12+)",
+    default: 'generated',
+  },
+];
