@@ -311,6 +311,21 @@ describe('the dashboard in a real browser', { timeout: 120_000 }, () => {
     ]);
   });
 
+  it('refreshes silently before the access token expires (browser clock moved 14 minutes)', async () => {
+    const p = await newPage(1280, 900);
+    await p.clock.install();
+    await logIn(p);
+    const cookie = async () =>
+      (await p.context().cookies()).find((c) => c.name === 'tollgate_refresh')?.value;
+    const first = await cookie();
+    expect(first).toMatch(/^rt_/);
+    await p.clock.fastForward('14:01'); // the 15-minute token is renewed a minute before expiry
+    await expect.poll(cookie, { timeout: 10_000 }).not.toBe(first);
+    await p.getByRole('link', { name: 'API keys' }).click();
+    await p.getByRole('cell', { name: 'browser key', exact: true }).waitFor();
+    await p.context().close();
+  });
+
   it('revokes the key; the key is refused afterwards', async () => {
     await page.getByRole('link', { name: 'API keys' }).click();
     await heading(page, 'API keys');
