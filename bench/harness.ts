@@ -194,6 +194,25 @@ export async function startTargets(opts: TollgateOptions = {}) {
   const created = (await api(tgUrl, '/api/keys', 'POST', adminKey, { name: 'bench' })) as {
     key: string;
   };
+  // The same calls under limits that never trigger: a key budget per day and month, RPM, TPM.
+  const limited = (await api(tgUrl, '/api/keys', 'POST', adminKey, {
+    name: 'bench-limits',
+    rpmLimit: 1_000_000_000,
+    tpmLimit: 2_000_000_000,
+  })) as { key: string; id: string };
+  for (const period of ['day', 'month']) {
+    await api(tgUrl, '/api/budgets', 'PUT', adminKey, {
+      scope: 'key',
+      targetId: limited.id,
+      period,
+      amountUsd: '1000000',
+    });
+  }
+  // Every call of this key is the same request: after the first, each one is a cache hit.
+  const cached = (await api(tgUrl, '/api/keys', 'POST', adminKey, {
+    name: 'bench-cache',
+    cache: true,
+  })) as { key: string };
   const health = (await (await fetch(`${tgUrl}/healthz`)).json()) as { pid?: number };
   if (!health.pid) throw new Error('/healthz does not report the serving pid');
 
@@ -205,6 +224,18 @@ export async function startTargets(opts: TollgateOptions = {}) {
       url: tgUrl,
       pid: health.pid,
       headers: { authorization: `Bearer ${created.key}` },
+    },
+    {
+      name: 'tollgate+limits',
+      url: tgUrl,
+      pid: health.pid,
+      headers: { authorization: `Bearer ${limited.key}` },
+    },
+    {
+      name: 'tollgate cache hit',
+      url: tgUrl,
+      pid: health.pid,
+      headers: { authorization: `Bearer ${cached.key}` },
     },
   ];
 

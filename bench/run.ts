@@ -21,6 +21,9 @@ async function main() {
     const up = figures.upstream as Figures;
     const floor = figures.floor as Figures;
     const tgf = figures.tollgate as Figures;
+    const limits = figures['tollgate+limits'] as Figures;
+    const hit = figures['tollgate cache hit'] as Figures;
+    const limitsRatio = (limits.c64cpu ?? 0) / (floor.c64cpu ?? 1);
     const added = (x: Figures) => (x.c1p50 ?? 0) - (up.c1p50 ?? 0);
     const cpuRatio = (tgf.c64cpu ?? 0) / (floor.c64cpu ?? 1);
     const ttfbOverhead = (tgf.ttfbP50 ?? 0) - (floor.ttfbP50 ?? 0);
@@ -32,6 +35,9 @@ async function main() {
       `| added p50 at c=1 vs floor's added p50 | ≤ +0.15 ms | ${(added(tgf) - added(floor)).toFixed(3)} ms (tollgate +${added(tgf).toFixed(3)}, floor +${added(floor).toFixed(3)}) | ${verdict(added(tgf) - added(floor) <= 0.15)} |`,
       `| streaming TTFB overhead vs floor (p50) | ≤ 1 ms | ${ttfbOverhead.toFixed(3)} ms | ${verdict(ttfbOverhead <= 1)} |`,
       `| RSS after the c=64 run | ≤ 200 MB | ${tgf.rss?.toFixed(0)} MB | ${verdict((tgf.rss ?? 0) <= 200)} |`,
+      `| with limits (budget, RPM, TPM): CPU per request at c=64 vs floor | ≤ 2.2× | ${limitsRatio.toFixed(2)}× (${limits.c64cpu?.toFixed(0)} µs; without limits ${tgf.c64cpu?.toFixed(0)} µs) | ${verdict(limitsRatio <= 2.2)} |`,
+      `| with limits: added p50 at c=1 vs floor's added p50 | ≤ +0.15 ms | ${(added(limits) - added(floor)).toFixed(3)} ms (+${added(limits).toFixed(3)}; without limits +${added(tgf).toFixed(3)}) | ${verdict(added(limits) - added(floor) <= 0.15)} |`,
+      `| cache hit: CPU per request at c=64 vs floor | ≤ 1× | ${((hit.c64cpu ?? 0) / (floor.c64cpu ?? 1)).toFixed(2)}× (${hit.c64cpu?.toFixed(0)} µs vs ${floor.c64cpu?.toFixed(0)} µs) | ${verdict((hit.c64cpu ?? 0) <= (floor.c64cpu ?? 0))} |`,
     ];
     const doc = [
       '# Benchmarks',

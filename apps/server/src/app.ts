@@ -12,6 +12,7 @@ import { registerMetrics, routeLabel } from './metrics-routes.ts';
 import { rememberPrincipal } from './request-principal.ts';
 import { trpcResponseMeta } from './response-meta.ts';
 import { restBridge } from './rest-bridge.ts';
+import { usageCsvRoute } from './usage-csv.ts';
 import { webSessionRoutes } from './web-session.ts';
 import { webRoutes } from './web-static.ts';
 
@@ -100,6 +101,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
 
+  await app.register(usageCsvRoute, { createContext });
   await app.register(restBridge, { deps, createContext });
   await app.register(identityRoutes, { deps });
   await app.register(compatRoutes, { prefix: '/v1', deps });

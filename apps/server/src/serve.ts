@@ -31,6 +31,8 @@ export async function runServerProcess(): Promise<void> {
     closing = true;
     await app.close();
     // Buffered request-log rows are written before the pool goes away.
+    await deps.limiter.close();
+    await deps.responseCache.flush();
     await deps.requestLog.close();
     await deps.pool.end();
     process.exit(0);

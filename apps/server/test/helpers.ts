@@ -1,3 +1,4 @@
+import type { Clock } from '@tollgate/core';
 import { createTestDeps } from '@tollgate/core/testing';
 import { createTestDb, type TestDb } from '@tollgate/test-kit';
 import type { FastifyInstance } from 'fastify';
@@ -10,9 +11,12 @@ export type TestServer = {
 };
 
 /** A server on a fresh database clone; `env` overrides config. Close with `closeTestServer`. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  opts: { clock?: Clock } = {},
+): Promise<TestServer> {
   const testDb = await createTestDb();
-  const deps = createTestDeps(testDb.db, testDb.pool, { env });
+  const deps = createTestDeps(testDb.db, testDb.pool, { env, ...opts });
   const app = await buildServer(deps);
   return { app, testDb, deps };
 }
@@ -20,6 +24,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
 export async function closeTestServer(s: TestServer | undefined): Promise<void> {
   if (!s) return;
   await s.app.close();
+  await s.deps.limiter.close();
+  await s.deps.responseCache.flush();
   await s.deps.requestLog.close();
   await s.testDb.drop();
 }

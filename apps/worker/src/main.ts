@@ -68,6 +68,7 @@ async function shutdown(signal: string) {
   log.info({ signal }, 'worker stopping: finishing running jobs');
   // Running jobs finish (tasks honour helpers.abortSignal); unstarted ones stay queued.
   await runner.stop();
+  await deps.limiter.close();
   await deps.requestLog.close();
   for (const id of workerIds) await removeHeartbeat(deps, id).catch(() => {});
   await pool.end();

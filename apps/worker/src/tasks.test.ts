@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { type Deps, enqueue, HEARTBEAT_STALE_SECONDS, unlockDeadWorkers } from '@tollgate/core';
-import { createTestDeps } from '@tollgate/core/testing';
+import { createTestDeps, createTestUser, testLogEntry } from '@tollgate/core/testing';
 import { createTestDb, type TestDb } from '@tollgate/test-kit';
 import { Logger, runOnce } from 'graphile-worker';
 import { sql } from 'kysely';
@@ -156,5 +157,42 @@ describe('unlockDeadWorkers', () => {
     await runReadyJobs(['w-after']);
     expect(await jobs()).toEqual([]);
     expect(await heartbeatIds()).toEqual(['w-after']);
+  });
+});
+
+describe('usage_rollup', () => {
+  it('rolls finished hours of the request log into usage_hourly and purges dead spend state', async () => {
+    const user = await createTestUser(testDb.db);
+    const old = new Date(Date.now() - 3 * 3_600_000);
+    deps.requestLog.record(testLogEntry(user, { createdAt: old }));
+    deps.requestLog.record(testLogEntry(user, { createdAt: old }));
+    await deps.requestLog.flush();
+    const expired = new Date(Date.now() - 2 * 3_600_000);
+    await testDb.db
+      .insertInto('limit_leases')
+      .values({
+        holder: randomUUID(),
+        subject: `user:${user.id}`,
+        metric: 'usd',
+        period: 'day',
+        window_start: expired,
+        amount: 1,
+        expires_at: expired,
+      })
+      .execute();
+
+    await enqueue(testDb.db, 'usage_rollup', {});
+    await runReadyJobs(['w-rollup']);
+    expect(await jobs()).toEqual([]);
+    const hourly = await testDb.db
+      .selectFrom('usage_hourly')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .execute();
+    expect(hourly).toHaveLength(1);
+    expect(hourly[0]).toMatchObject({ requests: '2', input_tokens: '2', output_tokens: '2' });
+    expect(hourly[0]?.hour.getTime()).toBe(old.getTime() - (old.getTime() % 3_600_000));
+    const leases = await testDb.db.selectFrom('limit_leases').selectAll().execute();
+    expect(leases).toEqual([]);
   });
 });

@@ -5,8 +5,11 @@ import {
   jobPayloads,
   maintainRequestLog,
   purgeAuthTokens,
+  purgeSpendState,
   recordHeartbeat,
+  rollupUsage,
   unlockDeadWorkers,
+  usageRollupLagMs,
 } from '@tollgate/core';
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 
@@ -40,6 +43,15 @@ export const handlers: Handlers = {
       `purged ${r.refreshTokens} refresh tokens, ${r.loginFailures} login failures`,
     );
   },
+  usage_rollup: async (rt, _payload, helpers) => {
+    const r = await rollupUsage(rt.deps, { lagMs: usageRollupLagMs(rt.deps.config) });
+    const purged = await purgeSpendState(rt.deps);
+    if (r.hours > 0) helpers.logger.info(`usage rolled up: ${r.hours} hours`);
+    if (purged.windows + purged.leases + purged.cacheEntries > 0)
+      helpers.logger.info(
+        `spend state purged: ${purged.windows} windows, ${purged.leases} leases, ${purged.cacheEntries} cache entries`,
+      );
+  },
   unlock_dead_workers: async (rt, _payload, helpers) => {
     const ids = await unlockDeadWorkers(rt.deps);
     if (ids.length > 0) helpers.logger.warn(`released jobs of dead workers: ${ids.join(', ')}`);
@@ -52,6 +64,7 @@ export const maxAttempts: Partial<Record<JobName, number>> = {
   unlock_dead_workers: 3,
   purge_auth_tokens: 3,
   request_log_partitions: 5,
+  usage_rollup: 5,
 };
 
 /**
@@ -96,4 +109,5 @@ export const crontab = [
   '*/2 * * * * unlock_dead_workers ?id=unlock_dead_workers&max=3',
   '17 3 * * * request_log_partitions ?id=request_log_partitions&max=5',
   '23 * * * * purge_auth_tokens ?id=purge_auth_tokens&max=3',
+  '*/15 * * * * usage_rollup ?id=usage_rollup&max=5',
 ].join('\n');

@@ -47,6 +47,25 @@ export function createOpenApiDocument(baseUrl: string, version: string): OpenAPI
   });
   doc.components ??= {};
   doc.components.schemas = { ...doc.components.schemas, Error: ErrorBody as never };
+  // usage.export streams text/csv, which a JSON procedure cannot describe: the server serves
+  // GET /api/usage.csv itself (apps/server/src/usage-csv.ts) with usage.summary's parameters.
+  const summary = (doc.paths?.['/usage'] as { get?: Record<string, unknown> } | undefined)?.get;
+  if (summary && doc.paths) {
+    doc.paths['/usage.csv'] = {
+      get: {
+        ...summary,
+        operationId: 'usage-export',
+        summary: 'usage.summary as an RFC 4180 CSV download (text/csv)',
+        responses: {
+          ...(summary.responses as Record<string, unknown>),
+          200: {
+            description: 'CSV with a header row: group, requests, errors, rejected, cacheHits, …',
+            content: { 'text/csv': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    } as never;
+  }
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
     for (const op of Object.values(item as Record<string, Record<string, unknown>>)) {
       if (!op || typeof op !== 'object' || !('responses' in op)) continue;

@@ -1,10 +1,12 @@
 import { authRouter } from './routers/auth.ts';
+import { budgetsRouter } from './routers/budgets.ts';
 import { chatRouter } from './routers/chat.ts';
 import { embeddingsRouter } from './routers/embeddings.ts';
 import { keysRouter } from './routers/keys.ts';
 import { modelsRouter } from './routers/models.ts';
 import { requestsRouter } from './routers/requests.ts';
 import { systemRouter } from './routers/system.ts';
+import { usageRouter } from './routers/usage.ts';
 import { usersRouter } from './routers/users.ts';
 import { createCallerFactory, router } from './trpc.ts';
 
@@ -17,6 +19,8 @@ export const appRouter = router({
   chat: chatRouter,
   embeddings: embeddingsRouter,
   requests: requestsRouter,
+  budgets: budgetsRouter,
+  usage: usageRouter,
 });
 
 export type AppRouter = typeof appRouter;

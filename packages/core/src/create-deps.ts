@@ -8,6 +8,8 @@ import { Registry } from 'prom-client';
 import { createAuthRuntime } from './auth/auth-runtime.ts';
 import { type Clock, type Deps, systemClock } from './deps.ts';
 import { createRequestLogWriter } from './requests/request-log.writer.ts';
+import { createLimiter } from './spend/limiter.ts';
+import { createResponseCache } from './spend/response-cache.ts';
 
 /**
  * Builds every per-process service on one pool: the composition shared by server processes, the
@@ -19,9 +21,12 @@ export function createDeps(opts: {
   pool: pg.Pool;
   db?: Kysely<DB>;
   clock?: Clock;
+  /** Limit lease lifetime (tests shorten it); default LEASE_TTL_MS. */
+  leaseTtlMs?: number | undefined;
 }): Deps {
   const { config, log, pool } = opts;
   const db = opts.db ?? createDb(pool);
+  const clock = opts.clock ?? systemClock;
   return {
     db,
     pool,
@@ -30,7 +35,9 @@ export function createDeps(opts: {
     requestLog: createRequestLogWriter({ db, log }),
     metrics: createMetrics(new Registry()),
     providers: createProviders(config),
-    clock: opts.clock ?? systemClock,
+    clock,
+    limiter: createLimiter({ db, log, clock, leaseTtlMs: opts.leaseTtlMs }),
+    responseCache: createResponseCache({ db, log, clock, ttlSeconds: config.cacheTtlSeconds }),
     auth: createAuthRuntime(pool, log),
     startedAt: new Date(),
   };

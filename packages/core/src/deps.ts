@@ -6,6 +6,8 @@ import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { AuthRuntime } from './auth/auth-runtime.ts';
 import type { RequestLogWriter } from './requests/request-log.writer.ts';
+import type { Limiter } from './spend/limiter.ts';
+import type { ResponseCache } from './spend/response-cache.ts';
 
 export type Clock = { now: () => Date };
 export const systemClock: Clock = { now: () => new Date() };
@@ -23,6 +25,10 @@ export type Deps = {
   auth: AuthRuntime;
   /** The buffered request-log writer: record() never blocks; close() on shutdown. */
   requestLog: RequestLogWriter;
+  /** Budgets and rate limits shared through Postgres (leases); close() gives leases back. */
+  limiter: Limiter;
+  /** The exact-match response cache (Postgres + a process-local layer). */
+  responseCache: ResponseCache;
   /** When this process started, for uptime. */
   startedAt: Date;
 };

@@ -70,6 +70,39 @@ export {
   listRequests,
   maintainRequestLog,
 } from './requests/requests.service.ts';
+// Spend and limits (#12): budgets, the shared limiter, the response cache, usage analytics.
+export type { BudgetInput, BudgetView } from './spend/budgets.service.ts';
+export { listBudgets, setBudget } from './spend/budgets.service.ts';
+export { callLimitChecks } from './spend/checks.ts';
+export type {
+  Admission,
+  LimitCheck,
+  Limiter,
+  LimiterOptions,
+  LimitMetric,
+  LimitPeriod,
+  LimitSubject,
+  LimitSubjectKind,
+  LimitUsage,
+} from './spend/limiter.ts';
+export { createLimiter, formatReset, LEASE_TTL_MS } from './spend/limiter.ts';
+export type { CachedChat, ResponseCache } from './spend/response-cache.ts';
+export { chatCacheKey, createResponseCache } from './spend/response-cache.ts';
+export type {
+  UsageGroup,
+  UsageGroupBy,
+  UsageQuery,
+  UsageSummary,
+  UsageTotals,
+} from './spend/usage.service.ts';
+export {
+  purgeSpendState,
+  rollupUsage,
+  usageCsv,
+  usageCsvColumns,
+  usageRollupLagMs,
+  usageSummary,
+} from './spend/usage.service.ts';
 export { recordHeartbeat, removeHeartbeat, unlockDeadWorkers } from './system/heartbeat.service.ts';
 export type { Readiness } from './system/system.service.ts';
 export { checkReadiness, getSystemInfo, HEARTBEAT_STALE_SECONDS } from './system/system.service.ts';

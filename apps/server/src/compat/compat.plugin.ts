@@ -96,12 +96,23 @@ function clientAbort(reply: FastifyReply): AbortController {
 
 function callContext(
   req: FastifyRequest,
+  reply: FastifyReply,
   surface: CompatSurface,
   signal: AbortSignal,
 ): CallContext {
   const principal = principals.get(req);
   if (!principal) throw new DomainError('unauthenticated', 'missing credentials');
-  return { principal, requestId: req.id, signal, surface, cache: cacheHeader(req) };
+  return {
+    principal,
+    requestId: req.id,
+    signal,
+    surface,
+    cache: cacheHeader(req),
+    // x-ratelimit-* and x-tollgate-cache: on the answer, the stream and a refusal alike.
+    setHeader: (name, value) => {
+      reply.header(name, value);
+    },
+  };
 }
 
 type StreamEncoder = {
@@ -245,7 +256,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     req.logModel = body.model;
     const input: ChatRequest = openaiToCanonical(body);
     const ac = clientAbort(reply);
-    const call = callContext(req, 'openai', ac.signal);
+    const call = callContext(req, reply, 'openai', ac.signal);
     if (!body.stream) {
       const result = await chatComplete(deps, input, call);
       return reply.send(toChatCompletion(result));
@@ -277,7 +288,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
         input: body.input,
         ...(body.dimensions != null ? { dimensions: body.dimensions } : {}),
       },
-      callContext(req, 'openai', ac.signal),
+      callContext(req, reply, 'openai', ac.signal),
     );
     return reply.send(toEmbeddingsResponse(result, body));
   });
@@ -292,7 +303,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
     req.logModel = body.model;
     const input = anthropicToCanonical(body);
     const ac = clientAbort(reply);
-    const call = callContext(req, 'anthropic', ac.signal);
+    const call = callContext(req, reply, 'anthropic', ac.signal);
     if (!body.stream) {
       const result = await chatComplete(deps, input, call);
       return reply.send(toAnthropicMessage(result));

@@ -77,6 +77,11 @@ export const ChatInput = z.object({
   response_format: ResponseFormat.optional(),
   user: z.string().max(256).optional(),
   /**
+   * The exact-match cache for this call, as the x-tollgate-cache header says it (the input wins):
+   * 'on' reads and fills it, 'off' bypasses a key's `cache: true`.
+   */
+  cache: z.enum(['on', 'off']).optional(),
+  /**
    * Refused when true rather than ignored: an OpenAI habit that would otherwise silently get a
    * whole answer. Streaming is its own procedure.
    */

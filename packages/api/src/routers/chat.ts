@@ -52,8 +52,8 @@ export const chatRouter = router({
     .input(ChatInput)
     .output(ChatResultSchema)
     // `stream` is only ever false here (the schema refuses true): not part of the call.
-    .mutation(async ({ ctx, input: { stream: _, ...input }, signal }) =>
-      toWire(await chatComplete(ctx, input, callContext(ctx, signal))),
+    .mutation(async ({ ctx, input: { stream: _, cache, ...input }, signal }) =>
+      toWire(await chatComplete(ctx, input, callContext(ctx, signal, { cache }))),
     ),
 
   /**
@@ -64,11 +64,11 @@ export const chatRouter = router({
   stream: scopedProcedure('gateway')
     .input(ChatStreamInput)
     .subscription(async function* ({ ctx, input, signal }): AsyncGenerator<ChatStreamEvent> {
-      const { requestId, ...chat } = input;
+      const { requestId, cache, ...chat } = input;
       let stream: Awaited<ReturnType<typeof startChatStream>>;
       try {
         await claimRequestId(ctx, ctx.principal, requestId);
-        stream = await startChatStream(ctx, chat, callContext(ctx, signal, { requestId }));
+        stream = await startChatStream(ctx, chat, callContext(ctx, signal, { requestId, cache }));
       } catch (e) {
         if (!(e instanceof DomainError)) throw e;
         // httpSubscriptionLink reconnects on 5xx and would re-run this with the same (now claimed)

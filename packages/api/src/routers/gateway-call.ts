@@ -8,14 +8,17 @@ const never = new AbortController().signal;
 export function callContext(
   ctx: Context & { principal: UserPrincipal },
   signal: AbortSignal | undefined,
-  opts: { requestId?: string; surface?: Surface } = {},
+  opts: { requestId?: string; surface?: Surface; cache?: 'on' | 'off' | undefined } = {},
 ): CallContext {
-  const cache = ctx.headers['x-tollgate-cache'];
+  const cache = opts.cache ?? ctx.headers['x-tollgate-cache'];
   return {
     principal: ctx.principal,
     requestId: opts.requestId ?? (ctx.requestId || randomUUID()),
     signal: signal ?? never,
     surface: opts.surface ?? ctx.surface,
     cache: cache === 'on' || cache === 'off' ? cache : undefined,
+    setHeader: (name, value) => {
+      ctx.resHeaders.set(name, value);
+    },
   };
 }

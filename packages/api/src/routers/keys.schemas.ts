@@ -27,7 +27,8 @@ const settings = {
   name: z.string().trim().min(1).max(200),
   expiresAt: z.iso.datetime({ offset: true }).nullable().optional(),
   rpmLimit: z.number().int().positive().max(1_000_000_000).nullable().optional(),
-  tpmLimit: z.number().int().positive().max(1_000_000_000_000).nullable().optional(),
+  // api_keys.tpm_limit is an int4: a larger value was a 500 from Postgres.
+  tpmLimit: z.number().int().positive().max(2_147_483_647).nullable().optional(),
   logBodies: z.boolean().nullable().optional(),
   cache: z.boolean().optional(),
 };

@@ -1,6 +1,6 @@
 import type { Logger } from '@tollgate/telemetry';
 import pg from 'pg';
-import type { KeyScope } from './principal.ts';
+import type { KeyLimits, KeyScope } from './principal.ts';
 
 /** The Postgres NOTIFY channel every process listens on for credential changes. */
 export const AUTH_CHANNEL = 'tollgate_auth';
@@ -16,6 +16,7 @@ export type CachedKey = {
   expiresAt: Date | null;
   revoked: boolean;
   disabled: boolean;
+  key: KeyLimits;
   cachedAt: number;
 };
 

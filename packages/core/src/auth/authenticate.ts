@@ -62,6 +62,7 @@ async function keyState(deps: Deps, key: string): Promise<CachedKey | undefined>
     expiresAt: row.expires_at,
     revoked: row.revoked_at !== null,
     disabled: row.disabled,
+    key: { rpmLimit: row.rpm_limit, tpmLimit: row.tpm_limit, cache: row.cache },
     cachedAt: Date.now(),
   };
   if (rt.live() && rt.generation() === gen) cacheSet(rt.keys, id, entry);
@@ -96,7 +97,14 @@ async function authenticateApiKey(deps: Deps, key: string): Promise<Principal> {
   if (k.expiresAt && k.expiresAt <= now) return { kind: 'invalid', reason: 'key_expired' };
   if (k.disabled) return { kind: 'invalid', reason: 'user_disabled' };
   deps.auth.touch(k.keyId, now);
-  return { kind: 'user', userId: k.userId, role: k.role, keyId: k.keyId, scopes: k.scopes };
+  return {
+    kind: 'user',
+    userId: k.userId,
+    role: k.role,
+    keyId: k.keyId,
+    scopes: k.scopes,
+    key: k.key,
+  };
 }
 
 async function authenticateAccessToken(deps: Deps, token: string): Promise<Principal> {

@@ -38,7 +38,15 @@ export type UserPrincipal = {
   /** Set when the caller used an API key; null for an access JWT (all scopes of the role). */
   keyId: string | null;
   scopes: readonly KeyScope[];
+  /**
+   * The API key's own limits and cache default (absent for access JWTs): read with the key, so
+   * the gateway's admission checks need no lookup of their own.
+   */
+  key?: KeyLimits | undefined;
 };
+
+/** Per-key settings the gateway enforces on every call (keys.create/update). */
+export type KeyLimits = { rpmLimit: number | null; tpmLimit: number | null; cache: boolean };
 
 export function hasScope(p: UserPrincipal, scope: KeyScope): boolean {
   return p.keyId === null ? scope !== 'admin' || p.role === 'admin' : p.scopes.includes(scope);

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import {
   countInputTokens,
   countTextTokens,
+  type FinishReason,
   type Provider,
   type ProviderError,
   type ProviderName,
   type StreamEvent,
+  type ToolCall,
   type Usage,
 } from '@tollgate/providers';
 import type { Deps } from '../deps.ts';
@@ -17,6 +19,9 @@ import {
   resolveModel,
 } from '../models/models.service.ts';
 import type { RequestStatus } from '../requests/request-log.writer.ts';
+import { callLimitChecks } from '../spend/checks.ts';
+import type { Admission } from '../spend/limiter.ts';
+import { type CachedChat, chatCacheKey } from '../spend/response-cache.ts';
 import type {
   CallContext,
   GatewayChatInput,
@@ -41,7 +46,15 @@ import {
 
 type GatewayDeps = Pick<
   Deps,
-  'db' | 'config' | 'log' | 'metrics' | 'providers' | 'clock' | 'requestLog'
+  | 'db'
+  | 'config'
+  | 'log'
+  | 'metrics'
+  | 'providers'
+  | 'clock'
+  | 'requestLog'
+  | 'limiter'
+  | 'responseCache'
 >;
 
 const zeroUsage: Usage = {
@@ -105,6 +118,9 @@ type Outcome = {
   usageEstimated: boolean;
   ttftMs: number | null;
   bodies?: { request: unknown; response: unknown } | undefined;
+  cacheHit?: boolean;
+  /** Settled here at the call's actual use; absent for refusals and cache hits. */
+  admission?: Admission | undefined;
 };
 
 /** Hands the row to the buffered writer and feeds metrics; never awaits the database. */
@@ -131,7 +147,7 @@ function record(
     ttftMs: o.ttftMs,
     usage: o.usage,
     usageEstimated: o.usageEstimated,
-    cacheHit: false,
+    cacheHit: o.cacheHit === true,
     surface: call.surface,
     createdAt: startedAt,
     prices: {
@@ -145,9 +161,125 @@ function record(
   const labels = modelLabels(m);
   if (o.usage.inputTokens > 0) deps.metrics.tokens.inc(labels.input, o.usage.inputTokens);
   if (o.usage.outputTokens > 0) deps.metrics.tokens.inc(labels.output, o.usage.outputTokens);
-  // A float is fine for a counter; the request log's cost is the exact figure.
+  // A float is fine for a counter and for the limiter's local books; the request log's cost is
+  // the exact figure.
   const cost = approximateCost(m, o.usage);
   if (cost !== null && cost > 0) deps.metrics.costUsd.inc(labels.model, cost);
+  o.admission?.settle({ usd: cost ?? 0, tokens: o.usage.inputTokens + o.usage.outputTokens });
+}
+
+/** Output tokens a call may produce on a model when it does not say (no max_tokens, no catalog max). */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
+
+/** The worst case of a call on one catalog entry in USD; null when the model is unpriced. */
+function worstCost(m: CatalogModel, inputTokens: number, outputTokens: number): number | null {
+  if (m.inputPricePerMTok === null || m.outputPricePerMTok === null) return null;
+  const pin = Number(m.inputPricePerMTok);
+  const pwrite = m.cacheWritePricePerMTok === null ? pin : Number(m.cacheWritePricePerMTok);
+  return (inputTokens * Math.max(pin, pwrite) + outputTokens * Number(m.outputPricePerMTok)) / 1e6;
+}
+
+const isPriced = (t: Target) =>
+  t.model.inputPricePerMTok !== null && t.model.outputPricePerMTok !== null;
+
+/**
+ * Reserves the call's worst case (input tokens counted from the request + its max output, at the
+ * dearest model of the chain) against every budget and rate limit that applies. A refusal is a
+ * logged `rejected` row at cost 0 and a rejection metric. Under a budget, unpriced fallbacks are
+ * dropped from the chain (the primary being unpriced is refused by the limiter).
+ */
+async function admitCall(
+  deps: GatewayDeps,
+  call: CallContext,
+  chain: Target[],
+  need: { inputTokens: number; maxTokens: number | undefined; kind: ModelKind },
+  request: unknown,
+): Promise<{ admission: Admission; chain: Target[] }> {
+  let maxOut = 0;
+  let usd: number | null = 0;
+  for (const t of chain) {
+    const out =
+      need.kind === 'chat'
+        ? (need.maxTokens ?? t.model.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS)
+        : 0;
+    if (out > maxOut) maxOut = out;
+    const c = worstCost(t.model, need.inputTokens, out);
+    if (t === chain[0] && c === null) usd = null;
+    else if (usd !== null && c !== null && c > usd) usd = c;
+  }
+  let admission: Admission;
+  try {
+    admission = await deps.limiter.admit(
+      callLimitChecks(call.principal, usd, need.inputTokens + maxOut),
+    );
+  } catch (e) {
+    if (e instanceof DomainError && e.code !== 'unavailable') {
+      deps.metrics.rejections.inc({
+        reason: e.code === 'rate_limit_exceeded' ? 'rate_limit' : 'budget',
+      });
+      record(deps, call, deps.clock.now(), performance.now(), {
+        // biome-ignore lint/style/noNonNullAssertion: the chain is never empty (targets() checks)
+        target: chain[0]!,
+        status: 'rejected',
+        errorCode: e.code,
+        usage: zeroUsage,
+        usageEstimated: false,
+        ttftMs: null,
+        bodies: { request, response: null },
+      });
+    }
+    throw e;
+  }
+  if (call.setHeader !== undefined) {
+    const h = admission.rateLimitHeaders();
+    for (const name in h) call.setHeader(name, h[name] as string);
+  }
+  return { admission, chain: admission.budgeted ? chain.filter(isPriced) : chain };
+}
+
+/** Whether this call reads and fills the exact-match cache: the header wins over the key's default. */
+function cacheWanted(call: CallContext): boolean {
+  return call.cache === 'on' || (call.cache !== 'off' && call.principal.key?.cache === true);
+}
+
+/** A cache hit: logged as a call at cost 0 with cacheHit true, counted, never sent upstream. */
+function recordCacheHit(
+  deps: GatewayDeps,
+  call: CallContext,
+  chain: Target[],
+  hit: CachedChat,
+  input: GatewayChatInput,
+): Date {
+  const startedAt = deps.clock.now();
+  const target = chain.find((t) => t.model.name === hit.model) ?? (chain[0] as Target);
+  deps.metrics.cacheHits.inc({ model: hit.model });
+  record(deps, call, startedAt, performance.now(), {
+    target,
+    status: 'ok',
+    errorCode: null,
+    usage: zeroUsage,
+    usageEstimated: false,
+    ttftMs: 0,
+    cacheHit: true,
+    bodies: { request: input, response: hit },
+  });
+  return startedAt;
+}
+
+/** The cached answer for this call when it opted in, with x-tollgate-cache set either way. */
+async function cacheLookup(
+  deps: GatewayDeps,
+  call: CallContext,
+  input: GatewayChatInput,
+): Promise<{ key: Buffer | undefined; hit: CachedChat | undefined }> {
+  if (!cacheWanted(call)) {
+    call.setHeader?.('x-tollgate-cache', 'miss');
+    return { key: undefined, hit: undefined };
+  }
+  const key = chatCacheKey(input);
+  const hit = await deps.responseCache.get(call.principal.userId, key);
+  call.setHeader?.('x-tollgate-cache', hit ? 'hit' : 'miss');
+  return { key, hit };
 }
 
 type ModelLabels = {
@@ -281,7 +413,32 @@ export async function chatComplete(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayChatResult> {
-  const chain = await targets(deps, input.model, 'chat', input.max_tokens);
+  const allTargets = await targets(deps, input.model, 'chat', input.max_tokens);
+  const cache = await cacheLookup(deps, call, input);
+  if (cache.hit) {
+    const startedAt = recordCacheHit(deps, call, allTargets, cache.hit, input);
+    const { model, provider, ...answer } = cache.hit;
+    return {
+      id: `cache-${call.requestId}`,
+      ...answer,
+      model,
+      provider,
+      requestId: call.requestId,
+      created: unixSeconds(startedAt),
+      cacheHit: true,
+    };
+  }
+  const { admission, chain } = await admitCall(
+    deps,
+    call,
+    allTargets,
+    {
+      inputTokens: countInputTokens(input.messages),
+      maxTokens: input.max_tokens,
+      kind: 'chat',
+    },
+    input,
+  );
   const startedAt = deps.clock.now();
   const started = performance.now();
   try {
@@ -303,7 +460,19 @@ export async function chatComplete(
       usageEstimated: false,
       ttftMs: null,
       bodies: { request: input, response: value },
+      admission,
     });
+    if (cache.key) {
+      deps.responseCache.put(call.principal.userId, cache.key, {
+        model: target.model.name,
+        provider: target.model.provider,
+        content: value.content,
+        toolCalls: value.toolCalls,
+        finishReason: value.finishReason,
+        ...(value.stopSequence !== undefined ? { stopSequence: value.stopSequence } : {}),
+        usage: value.usage,
+      });
+    }
     return {
       ...value,
       model: target.model.name,
@@ -313,10 +482,35 @@ export async function chatComplete(
       cacheHit: false,
     };
   } catch (e) {
-    if (!(e instanceof ChainFailure)) throw e;
-    record(deps, call, startedAt, started, failureOutcome(e, input));
+    if (!(e instanceof ChainFailure)) {
+      admission.settle({});
+      throw e;
+    }
+    record(deps, call, startedAt, started, { ...failureOutcome(e, input), admission });
     throw toDomainError(e.error);
   }
+}
+
+/** A cached answer replayed as the events its stream would have had. */
+async function* replay(hit: CachedChat): AsyncGenerator<GatewayStreamEvent> {
+  if (hit.content) yield { type: 'delta', content: hit.content };
+  if (hit.toolCalls.length > 0) {
+    yield {
+      type: 'delta',
+      toolCalls: hit.toolCalls.map((t, index) => ({
+        index,
+        id: t.id,
+        name: t.function.name,
+        arguments: t.function.arguments,
+      })),
+    };
+  }
+  yield {
+    type: 'finish',
+    finishReason: hit.finishReason,
+    ...(hit.stopSequence !== undefined ? { stopSequence: hit.stopSequence } : {}),
+  };
+  yield { type: 'usage', usage: hit.usage };
 }
 
 /** What a stream produced so far, for billing when it ends early without provider usage. */
@@ -339,7 +533,30 @@ export async function startChatStream(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayStream> {
-  const chain = await targets(deps, input.model, 'chat', input.max_tokens);
+  const allTargets = await targets(deps, input.model, 'chat', input.max_tokens);
+  const cache = await cacheLookup(deps, call, input);
+  if (cache.hit) {
+    const startedAt = recordCacheHit(deps, call, allTargets, cache.hit, input);
+    return {
+      model: cache.hit.model,
+      provider: cache.hit.provider,
+      requestId: call.requestId,
+      created: unixSeconds(startedAt),
+      cacheHit: true,
+      events: replay(cache.hit),
+    };
+  }
+  const { admission, chain } = await admitCall(
+    deps,
+    call,
+    allTargets,
+    {
+      inputTokens: countInputTokens(input.messages),
+      maxTokens: input.max_tokens,
+      kind: 'chat',
+    },
+    input,
+  );
   const startedAt = deps.clock.now();
   const started = performance.now();
   let chainResult: Awaited<
@@ -369,8 +586,11 @@ export async function startChatStream(
       },
     );
   } catch (e) {
-    if (!(e instanceof ChainFailure)) throw e;
-    record(deps, call, startedAt, started, failureOutcome(e, input));
+    if (!(e instanceof ChainFailure)) {
+      admission.settle({});
+      throw e;
+    }
+    record(deps, call, startedAt, started, { ...failureOutcome(e, input), admission });
     throw toDomainError(e.error);
   }
   const { target, value, attempt: a, attemptStarted } = chainResult;
@@ -390,7 +610,7 @@ export async function startChatStream(
     let status: RequestStatus = 'aborted';
     let failure: ProviderError | null = null;
     const toolCalls = new Map<number, { id?: string; name: string; arguments: string }>();
-    let finishReason: string | null = null;
+    let finishReason: FinishReason | null = null;
     let stopSequence: string | undefined;
     try {
       while (!r.done) {
@@ -444,12 +664,31 @@ export async function startChatStream(
         status === 'ok' ? null : (failure ?? classify(null, { reason: 'client' })),
       );
       const toolText = [...toolCalls.values()].map((t) => t.name + t.arguments).join('');
+      const finalUsage = usage ?? estimateUsage(input, text + toolText);
+      if (status === 'ok' && cache.key && finishReason !== null) {
+        deps.responseCache.put(call.principal.userId, cache.key, {
+          model: target.model.name,
+          provider: target.model.provider,
+          content: text.length > 0 || toolCalls.size === 0 ? text : null,
+          toolCalls: [...toolCalls.values()].map(
+            (t, i): ToolCall => ({
+              id: t.id ?? `call_${i}`,
+              type: 'function',
+              function: { name: t.name, arguments: t.arguments },
+            }),
+          ),
+          finishReason,
+          ...(stopSequence !== undefined ? { stopSequence } : {}),
+          usage: finalUsage,
+        });
+      }
       record(deps, call, startedAt, started, {
         target,
         status,
         errorCode: failure ? domainCodeOf(failure.kind) : null,
-        usage: usage ?? estimateUsage(input, text + toolText),
+        usage: finalUsage,
         usageEstimated: usage === undefined,
+        admission,
         ttftMs,
         bodies: {
           request: input,
@@ -471,6 +710,7 @@ export async function startChatStream(
     provider: target.model.provider,
     requestId: call.requestId,
     created: unixSeconds(startedAt),
+    cacheHit: false,
     events: events(),
   };
 }
@@ -482,12 +722,21 @@ export async function createEmbeddings(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayEmbeddingResult> {
-  const chain = await targets(deps, input.model, 'embedding');
+  const allTargets = await targets(deps, input.model, 'embedding');
   const texts = typeof input.input === 'string' ? [input.input] : input.input;
-  const startedAt = deps.clock.now();
-  const started = performance.now();
   // Vectors are large and derivable: the log keeps the request and the response's shape only.
   const requestBody = { model: input.model, input: texts, dimensions: input.dimensions };
+  let inputTokens = 0;
+  for (const t of texts) inputTokens += countTextTokens(t);
+  const { admission, chain } = await admitCall(
+    deps,
+    call,
+    allTargets,
+    { inputTokens, maxTokens: undefined, kind: 'embedding' },
+    requestBody,
+  );
+  const startedAt = deps.clock.now();
+  const started = performance.now();
   try {
     const { target, value, attempt, attemptStarted } = await runChain(
       deps,
@@ -514,6 +763,7 @@ export async function createEmbeddings(
       usage: { ...zeroUsage, inputTokens: value.usage.inputTokens },
       usageEstimated: false,
       ttftMs: null,
+      admission,
       bodies: {
         request: requestBody,
         response: { count: value.vectors.length, dimensions: value.vectors[0]?.length ?? 0 },
@@ -527,8 +777,11 @@ export async function createEmbeddings(
       usage: value.usage,
     };
   } catch (e) {
-    if (!(e instanceof ChainFailure)) throw e;
-    record(deps, call, startedAt, started, failureOutcome(e, requestBody));
+    if (!(e instanceof ChainFailure)) {
+      admission.settle({});
+      throw e;
+    }
+    record(deps, call, startedAt, started, { ...failureOutcome(e, requestBody), admission });
     throw toDomainError(e.error);
   }
 }

@@ -29,6 +29,11 @@ export type CallContext = {
   /** x-tollgate-cache header: 'on' opts in, 'off' bypasses a key's default. */
   cache?: 'on' | 'off' | undefined;
   batchItemId?: string | undefined;
+  /**
+   * Response headers the surface should send (x-ratelimit-*, x-tollgate-cache); called before the
+   * call resolves or throws. Surfaces without headers (batches) leave it out.
+   */
+  setHeader?: ((name: string, value: string) => void) | undefined;
 };
 
 export type GatewayChatResult = ChatResponse & {
@@ -54,6 +59,8 @@ export type GatewayStream = {
   provider: string;
   requestId: string;
   created: number;
+  /** True when the events replay a cached answer (nothing was sent upstream). */
+  cacheHit: boolean;
   /** Resolved only once the upstream produced its first event; failures before that throw. */
   events: AsyncIterable<GatewayStreamEvent>;
 };

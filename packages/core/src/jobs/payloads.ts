@@ -12,6 +12,7 @@ export const jobPayloads = {
   unlock_dead_workers: z.object({}),
   purge_auth_tokens: z.object({}),
   request_log_partitions: z.object({}),
+  usage_rollup: z.object({}),
 } as const;
 
 export type JobName = keyof typeof jobPayloads;

@@ -167,7 +167,8 @@ async function insertBatch(db: Kysely<DB>, batch: Batch): Promise<void> {
   const meta = batch.meta.bytes();
   await db.transaction().execute(async (trx) => {
     // Cached reads and cache writes are parts of input_tokens, billed at their own price when the
-    // model has one, else at the input price; reasoning is part of output. Refusals cost 0.
+    // model has one, else at the input price; reasoning is part of output. Refusals and cache
+    // hits cost 0.
     await sql`
       insert into request_logs (id, request_id, user_id, key_id, batch_item_id, model, provider,
         upstream_model, status, error_code, latency_ms, ttft_ms, input_tokens, cached_input_tokens,
@@ -178,7 +179,7 @@ async function insertBatch(db: Kysely<DB>, batch: Batch): Promise<void> {
         v.cached_input_tokens, v.cache_write_tokens, v.output_tokens, v.reasoning_tokens,
         v.usage_estimated,
         case
-          when v.status = 'rejected' then 0
+          when v.status = 'rejected' or v.cache_hit then 0
           when v.p_in is null or v.p_out is null then null
           else (
             greatest(v.input_tokens - v.cached_input_tokens - v.cache_write_tokens, 0)::numeric * v.p_in
