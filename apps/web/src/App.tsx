@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useSyncExternalStore } from 'react';
 import { createBrowserRouter, NavLink, Outlet, RouterProvider, useNavigate } from 'react-router';
+import { BudgetsPage } from './pages/Budgets.tsx';
 import { KeysPage } from './pages/Keys.tsx';
 import { LiveTailPage } from './pages/LiveTail.tsx';
 import { LoginPage } from './pages/Login.tsx';
@@ -8,6 +9,7 @@ import { ModelsPage } from './pages/Models.tsx';
 import { OverviewPage } from './pages/Overview.tsx';
 import { RequestDetailPage } from './pages/RequestDetail.tsx';
 import { RequestsPage } from './pages/Requests.tsx';
+import { UsagePage } from './pages/Usage.tsx';
 import { UsersPage } from './pages/Users.tsx';
 import { logout, refresh, session } from './session.ts';
 import { useTRPC } from './trpc.ts';
@@ -47,6 +49,12 @@ function Layout() {
             </li>
             <li>
               <NavLink to="/requests/live">Live tail</NavLink>
+            </li>
+            <li>
+              <NavLink to="/usage">Usage</NavLink>
+            </li>
+            <li>
+              <NavLink to="/budgets">Budgets</NavLink>
             </li>
             <li>
               <NavLink to="/keys">API keys</NavLink>
@@ -89,6 +97,8 @@ const router = createBrowserRouter([
       { path: 'requests', element: <RequestsPage /> },
       { path: 'requests/live', element: <LiveTailPage /> },
       { path: 'requests/:id', element: <RequestDetailPage /> },
+      { path: 'usage', element: <UsagePage /> },
+      { path: 'budgets', element: <BudgetsPage /> },
       { path: 'keys', element: <KeysPage /> },
       { path: 'admin/users', element: <UsersPage /> },
       { path: 'admin/models', element: <ModelsPage /> },

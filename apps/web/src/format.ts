@@ -40,3 +40,7 @@ export function percent(part: number, whole: number): string {
   if (whole === 0) return '0%';
   return `${((part / whole) * 100).toFixed(1)}%`;
 }
+
+/** The browser's zone first, then UTC, then every zone the browser knows. */
+export const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+export const timeZones = [...new Set([browserZone, 'UTC', ...Intl.supportedValuesOf('timeZone')])];

@@ -270,6 +270,37 @@ describe('the dashboard in a real browser', { timeout: 120_000 }, () => {
     await shoot(page, 'live-tail');
   });
 
+  it('usage: range, group-by, time zone, table, chart and CSV download', async () => {
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await heading(page, 'Usage');
+    await page.getByLabel('Group by').selectOption('key');
+    await page.getByLabel('Time zone').selectOption('America/New_York');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByRole('region', { name: 'Usage' }).getByText('browser key').waitFor();
+    await expect(page.locator('figure.chart svg').count()).resolves.toBeGreaterThanOrEqual(1);
+    const [file] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download CSV' }).click(),
+    ]);
+    const path = await file.path();
+    expect(readFileSync(path, 'utf8').split('\n')[0]).toMatch(/^group,/);
+    await expectAccessible(page, 'usage');
+    await shoot(page, 'usage');
+  });
+
+  it('budgets: an admin sets one on the key; it is listed with what is left', async () => {
+    await page.getByRole('link', { name: 'Budgets' }).click();
+    await heading(page, 'Budgets');
+    await page
+      .getByLabel('Key', { exact: true })
+      .selectOption({ label: `browser key (${secret.slice(0, 9)}…)` });
+    await page.getByLabel('Amount (USD)').fill('5');
+    await page.getByRole('button', { name: 'Set budget' }).click();
+    await page.getByRole('region', { name: 'Budgets' }).getByText('browser key').waitFor();
+    await expectAccessible(page, 'budgets');
+    await shoot(page, 'budgets');
+  });
+
   it('admin pages: users and the model catalog with prices', async () => {
     await page.getByRole('link', { name: 'Users' }).click();
     await heading(page, 'Users');
@@ -362,6 +393,8 @@ describe('the dashboard in a real browser', { timeout: 120_000 }, () => {
     for (const [path, title, name] of [
       ['/requests', 'Requests', 'requests'],
       ['/requests/live', 'Live tail', 'live-tail'],
+      ['/usage', 'Usage', 'usage'],
+      ['/budgets', 'Budgets', 'budgets'],
       ['/keys', 'API keys', 'keys'],
       ['/admin/users', 'Users', 'users'],
       ['/admin/models', 'Model catalog', 'models'],

@@ -12,7 +12,7 @@ import {
   XAxis,
   YAxis,
 } from 'recharts';
-import { fromUnits, int, percent, toUnits, usd } from '../format.ts';
+import { browserZone, fromUnits, int, percent, timeZones, toUnits, usd } from '../format.ts';
 import {
   type Bucket,
   bucketize,
@@ -39,9 +39,6 @@ async function loadRows(from: string): Promise<{ rows: Row[]; capped: boolean }>
   }
   return { rows, capped: true };
 }
-
-const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-const zones = [...new Set([browserZone, 'UTC', ...Intl.supportedValuesOf('timeZone')])];
 
 function Chart({
   title,
@@ -142,7 +139,7 @@ export function OverviewPage() {
         <Field label="Time zone">
           {(p) => (
             <select {...p} value={timeZone} onChange={(e) => setTimeZone(e.target.value)}>
-              {zones.map((z) => (
+              {timeZones.map((z) => (
                 <option key={z} value={z}>
                   {z}
                 </option>
