@@ -14,6 +14,10 @@ const MiB = 1024 * 1024;
 /** PRODUCT "Bad input": model calls carry long prompts (and images). */
 export const MODEL_CALL_BODY_LIMIT = 20 * MiB;
 export const DEFAULT_BODY_LIMIT = 1 * MiB;
+/** PRODUCT "Bad input": a batch upload (50,000 items, JSON or JSONL). */
+export const BATCH_UPLOAD_LIMIT = 200 * MiB;
+const batchUploads = new Set(['/api/batches']);
+const trpcBatchUploads = new Set(['batches.create']);
 
 const restModelCalls = new Set(['/api/chat/completions', '/api/embeddings']);
 const trpcModelCalls = new Set(['chat.complete', 'embeddings.create']);
@@ -37,12 +41,13 @@ export function bodyLimitFor(url: string): number | undefined {
   const q = url.indexOf('?');
   const pathname = q === -1 ? url : url.slice(0, q);
   if (pathname.startsWith('/api/')) {
+    if (batchUploads.has(pathname)) return BATCH_UPLOAD_LIMIT;
     return restModelCalls.has(pathname) ? MODEL_CALL_BODY_LIMIT : DEFAULT_BODY_LIMIT;
   }
   if (pathname.startsWith('/trpc/')) {
-    return procedures(pathname).every((p) => trpcModelCalls.has(p))
-      ? MODEL_CALL_BODY_LIMIT
-      : DEFAULT_BODY_LIMIT;
+    const called = procedures(pathname);
+    if (called.every((p) => trpcBatchUploads.has(p))) return BATCH_UPLOAD_LIMIT;
+    return called.every((p) => trpcModelCalls.has(p)) ? MODEL_CALL_BODY_LIMIT : DEFAULT_BODY_LIMIT;
   }
   return undefined;
 }
@@ -105,7 +110,8 @@ export function installBodyLimits(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
     if (route.bodyLimit !== undefined) return;
     if (route.url.startsWith('/api/') || route.url.startsWith('/trpc/')) {
-      route.bodyLimit = MODEL_CALL_BODY_LIMIT;
+      // The preParsing hook below applies each path's own limit; this is only the ceiling.
+      route.bodyLimit = route.url.startsWith('/trpc/') ? BATCH_UPLOAD_LIMIT : MODEL_CALL_BODY_LIMIT;
     }
   });
 

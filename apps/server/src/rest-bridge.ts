@@ -2,6 +2,7 @@ import { appRouter, type Context, createOpenApiDocument } from '@tollgate/api';
 import type { Deps } from '@tollgate/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fastifyTRPCOpenApiPlugin } from 'trpc-to-openapi';
+import { batchRoutes } from './batch-routes.ts';
 import { lazyDocsRoutes } from './lazy-docs.ts';
 import { rememberPrincipal } from './request-principal.ts';
 import { trpcResponseMeta } from './response-meta.ts';
@@ -60,6 +61,8 @@ export async function restBridge(app: FastifyInstance, opts: Options): Promise<v
         });
       },
     );
+    // Upload (JSONL, 200 MiB) and streamed results: routes of their own, before the wildcard.
+    await batchRoutes(api, { createContext: opts.createContext });
     await api.register(fastifyTRPCOpenApiPlugin, {
       basePath: '/api',
       router: appRouter,

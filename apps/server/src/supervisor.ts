@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -25,6 +26,9 @@ import { createClusterMetricsHub } from './metrics-cluster.ts';
 import { createRestartPolicy } from './restart-policy.ts';
 import { parseStartArgs, startHelp } from './start-options.ts';
 import { serverExecArgv } from './v8-flags.ts';
+
+/** nice(1) value of the worker process `pnpm start` forks (background work yields the CPU). */
+const WORKER_NICENESS = 10;
 
 const workerEntry = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
 
@@ -182,7 +186,19 @@ export async function runPrimary(argv: readonly string[]): Promise<void> {
     return w;
   };
   const startWorker = () => {
-    const proc = fork(workerEntry, [], { env: childEnv, execArgv: process.execArgv });
+    // The server processes' young-generation cap too (a batch allocates per item like a request),
+    // and a lower CPU priority: on a small machine a running batch must not slow interactive calls.
+    const proc = fork(workerEntry, [], {
+      env: childEnv,
+      execArgv: serverExecArgv(process.execArgv),
+    });
+    if (proc.pid !== undefined) {
+      try {
+        setPriority(proc.pid, WORKER_NICENESS);
+      } catch {
+        // not permitted here: the worker runs at normal priority
+      }
+    }
     const child = track(proc);
     children.add(child);
     const forgetMetrics = metricsHub.add(proc);

@@ -1,6 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { ConfigError, loadConfig, loadDotEnv, withSecret } from '@tollgate/config';
-import { createDeps, type Deps, recordHeartbeat, removeHeartbeat } from '@tollgate/core';
+import {
+  createDeps,
+  type Deps,
+  HEARTBEAT_INTERVAL_MS,
+  recordHeartbeat,
+  removeHeartbeat,
+  unlockDeadWorkers,
+} from '@tollgate/core';
 import { createPool } from '@tollgate/db';
 import { answerMetricsRequests, bindMetricSources, createLogger } from '@tollgate/telemetry';
 import { run, type WorkerEvents, Logger as WorkerLogger } from 'graphile-worker';
@@ -36,6 +43,14 @@ const workerIds = new Set<string>();
 const runtime: WorkerRuntime = { deps, workerIds };
 
 const events: WorkerEvents = new EventEmitter() as WorkerEvents;
+// Jobs are locked under the pool's id (graphile-worker's local queue fetches for the pool) as well
+// as under each worker's: both are beaten for, so a dead process's locks are all found.
+events.on('pool:create', ({ workerPool }) => {
+  workerIds.add(workerPool.id);
+  void recordHeartbeat(deps, workerPool.id).catch((err) =>
+    log.warn({ err: String(err) }, 'heartbeat failed'),
+  );
+});
 events.on('worker:create', ({ worker }) => {
   workerIds.add(worker.workerId);
   // Beat at once so /readyz turns ready without waiting for the first cron minute.
@@ -61,11 +76,31 @@ const runner = await run({
 });
 log.info({ concurrency: config.workerConcurrency }, 'worker started');
 
+// Liveness on a timer of its own (not only the cron minute), and the dead-worker sweep right away
+// and every two beats: a worker killed with -9 has its jobs back within seconds when it is
+// restarted on the same host, within DEAD_WORKER_SECONDS elsewhere.
+async function beatAndSweep(sweep: boolean) {
+  try {
+    for (const id of workerIds) await recordHeartbeat(deps, id);
+    if (sweep) {
+      const dead = await unlockDeadWorkers(deps);
+      if (dead.length > 0) log.warn({ workers: dead }, 'released jobs of dead workers');
+    }
+  } catch (err) {
+    log.warn({ err: String(err) }, 'heartbeat or sweep failed');
+  }
+}
+let beats = 0;
+void beatAndSweep(true);
+const beatTimer = setInterval(() => void beatAndSweep(++beats % 2 === 0), HEARTBEAT_INTERVAL_MS);
+beatTimer.unref();
+
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, 'worker stopping: finishing running jobs');
+  clearInterval(beatTimer);
   // Running jobs finish (tasks honour helpers.abortSignal); unstarted ones stay queued.
   await runner.stop();
   await deps.limiter.close();

@@ -1,10 +1,15 @@
 import {
+  type BatchRunOptions,
+  type DeliveryOptions,
   type Deps,
+  deliverBatchWebhook,
   type JobName,
   type JobPayload,
   jobPayloads,
   maintainRequestLog,
+  processBatchChunk,
   purgeAuthTokens,
+  purgeIdempotencyKeys,
   purgeSpendState,
   recordHeartbeat,
   rollupUsage,
@@ -17,6 +22,10 @@ export type WorkerRuntime = {
   deps: Deps;
   /** Ids of this process's graphile-worker workers (as written into `locked_by`). */
   workerIds: ReadonlySet<string>;
+  /** Gateway tuning and item retry delays for batch items (tests shorten them). */
+  batch?: BatchRunOptions;
+  /** DNS and limits for webhook deliveries (tests play DNS). */
+  webhook?: DeliveryOptions;
 };
 
 type Handlers = {
@@ -56,6 +65,21 @@ export const handlers: Handlers = {
     const ids = await unlockDeadWorkers(rt.deps);
     if (ids.length > 0) helpers.logger.warn(`released jobs of dead workers: ${ids.join(', ')}`);
   },
+  batch_chunk: async (rt, payload, helpers) => {
+    await processBatchChunk(
+      rt.deps,
+      payload,
+      { id: helpers.job.id, signal: helpers.abortSignal },
+      rt.batch,
+    );
+  },
+  webhook_delivery: async (rt, payload, helpers) => {
+    await deliverBatchWebhook(rt.deps, payload.batchId, helpers.job.attempts, rt.webhook);
+  },
+  purge_idempotency_keys: async (rt, _payload, helpers) => {
+    const n = await purgeIdempotencyKeys(rt.deps);
+    if (n > 0) helpers.logger.info(`purged ${n} idempotency keys`);
+  },
 };
 
 /** Maximum attempts per task; graphile-worker's default (25) suits most. */
@@ -65,6 +89,9 @@ export const maxAttempts: Partial<Record<JobName, number>> = {
   purge_auth_tokens: 3,
   request_log_partitions: 5,
   usage_rollup: 5,
+  batch_chunk: 25,
+  webhook_delivery: 8,
+  purge_idempotency_keys: 3,
 };
 
 /**
@@ -110,4 +137,5 @@ export const crontab = [
   '17 3 * * * request_log_partitions ?id=request_log_partitions&max=5',
   '23 * * * * purge_auth_tokens ?id=purge_auth_tokens&max=3',
   '*/15 * * * * usage_rollup ?id=usage_rollup&max=5',
+  '41 * * * * purge_idempotency_keys ?id=purge_idempotency_keys&max=3',
 ].join('\n');

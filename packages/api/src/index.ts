@@ -4,3 +4,4 @@ export { domainCause, toTRPCError, trpcCodeByDomainCode } from './errors.ts';
 export { createOpenApiDocument } from './openapi.ts';
 export type { AppRouter } from './root.ts';
 export { appRouter, createCaller } from './root.ts';
+export { BatchCreateInput, parseBatchJsonl } from './routers/batches.schemas.ts';

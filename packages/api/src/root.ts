@@ -1,4 +1,5 @@
 import { authRouter } from './routers/auth.ts';
+import { batchesRouter, webhooksRouter } from './routers/batches.ts';
 import { budgetsRouter } from './routers/budgets.ts';
 import { chatRouter } from './routers/chat.ts';
 import { embeddingsRouter } from './routers/embeddings.ts';
@@ -21,6 +22,8 @@ export const appRouter = router({
   requests: requestsRouter,
   budgets: budgetsRouter,
   usage: usageRouter,
+  batches: batchesRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -41,6 +41,7 @@ const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   WEB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
+  BATCH_PROVIDER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   ANTHROPIC_API_KEY: optionalString,
@@ -79,6 +80,8 @@ export type Config = Readonly<{
   port: number;
   webConcurrency: number;
   workerConcurrency: number;
+  /** Batch jobs of one provider running at once, across all workers (one queue each). */
+  batchProviderConcurrency: number;
   openai: Readonly<{ apiKey: string; baseUrl: string | undefined }> | undefined;
   anthropic: Readonly<{ apiKey: string; baseUrl: string | undefined }> | undefined;
   corsOrigins: readonly string[];
@@ -143,6 +146,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     webConcurrency: e.WEB_CONCURRENCY,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    batchProviderConcurrency: e.BATCH_PROVIDER_CONCURRENCY,
     openai: e.OPENAI_API_KEY ? { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL } : undefined,
     anthropic: e.ANTHROPIC_API_KEY
       ? { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL }

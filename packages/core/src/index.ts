@@ -22,11 +22,35 @@ export {
   publicJwks,
   rotateSigningKey,
 } from './auth/signing-keys.ts';
+export type { BatchChunk, BatchRunOptions, ChunkOutcome } from './batches/batch-runner.ts';
+export { MAX_ITEM_ATTEMPTS, processBatchChunk, retryLaterCodes } from './batches/batch-runner.ts';
+// Background work (issue #11): batches, webhooks, the SSRF guard.
+export type {
+  BatchCounts,
+  BatchDetail,
+  BatchItemInput,
+  BatchResultLine,
+  BatchView,
+  SubmitOptions,
+  WebhookAttempt,
+} from './batches/batches.service.ts';
+export {
+  BATCH_CHUNK_SIZE,
+  cancelBatch,
+  getBatch,
+  listBatches,
+  MAX_BATCH_ITEMS,
+  purgeIdempotencyKeys,
+  readResults,
+  streamResults,
+  submitBatch,
+} from './batches/batches.service.ts';
 export { createDeps } from './create-deps.ts';
 export type { Clock, Deps } from './deps.ts';
 export { systemClock } from './deps.ts';
 export type { DomainErrorCode } from './errors.ts';
 export { DomainError, domainErrorCodes } from './errors.ts';
+export { toChatResult } from './gateway/chat-result.ts';
 export {
   chatComplete,
   createEmbeddings,
@@ -50,6 +74,22 @@ export {
   resolveModel,
   upsertModel,
 } from './models/models.service.ts';
+export type {
+  AllowList,
+  CheckedUrl,
+  GuardedResponse,
+  ResolvedAddress,
+  Resolver,
+} from './net/ssrf-guard.ts';
+export {
+  checkUrl,
+  guardedRequest,
+  parseAllowList,
+  pinnedLookup,
+  refusedRange,
+  SsrfError,
+  systemResolver,
+} from './net/ssrf-guard.ts';
 export type { Page, PageInput } from './pagination.ts';
 export type {
   ModelPrices,
@@ -103,8 +143,21 @@ export {
   usageRollupLagMs,
   usageSummary,
 } from './spend/usage.service.ts';
-export { recordHeartbeat, removeHeartbeat, unlockDeadWorkers } from './system/heartbeat.service.ts';
+export {
+  DEAD_WORKER_SECONDS,
+  HEARTBEAT_INTERVAL_MS,
+  recordHeartbeat,
+  removeHeartbeat,
+  unlockDeadWorkers,
+} from './system/heartbeat.service.ts';
 export type { Readiness } from './system/system.service.ts';
 export { checkReadiness, getSystemInfo, HEARTBEAT_STALE_SECONDS } from './system/system.service.ts';
 export type { UserView } from './users/users.service.ts';
 export { createUser, listUsers, updateUser } from './users/users.service.ts';
+export type { DeliveryOptions } from './webhooks/webhooks.service.ts';
+export {
+  checkWebhookUrl,
+  deliverBatchWebhook,
+  rotateWebhookSecret,
+  signWebhook,
+} from './webhooks/webhooks.service.ts';

@@ -3,18 +3,12 @@ import {
   claimRequestId,
   DomainError,
   type DomainErrorCode,
-  type GatewayChatResult,
   startChatStream,
+  toChatResult,
 } from '@tollgate/core';
 import { toTRPCError } from '../errors.ts';
 import { router, scopedProcedure } from '../trpc.ts';
-import {
-  ChatInput,
-  type ChatResult,
-  ChatResult as ChatResultSchema,
-  type ChatStreamEvent,
-  ChatStreamInput,
-} from './chat.schemas.ts';
+import { ChatInput, ChatResult, type ChatStreamEvent, ChatStreamInput } from './chat.schemas.ts';
 import { callContext } from './gateway-call.ts';
 
 const upstreamFailures = new Set<DomainErrorCode>([
@@ -22,21 +16,6 @@ const upstreamFailures = new Set<DomainErrorCode>([
   'upstream_timeout',
   'unavailable',
 ]);
-
-function toWire(r: GatewayChatResult): ChatResult {
-  return {
-    requestId: r.requestId,
-    model: r.model,
-    provider: r.provider,
-    createdAt: new Date(r.created * 1000).toISOString(),
-    content: r.content,
-    toolCalls: r.toolCalls,
-    finishReason: r.finishReason,
-    ...(r.stopSequence !== undefined ? { stopSequence: r.stopSequence } : {}),
-    usage: r.usage,
-    cacheHit: r.cacheHit,
-  };
-}
 
 export const chatRouter = router({
   complete: scopedProcedure('gateway')
@@ -50,10 +29,10 @@ export const chatRouter = router({
       },
     })
     .input(ChatInput)
-    .output(ChatResultSchema)
+    .output(ChatResult)
     // `stream` is only ever false here (the schema refuses true): not part of the call.
     .mutation(async ({ ctx, input: { stream: _, cache, ...input }, signal }) =>
-      toWire(await chatComplete(ctx, input, callContext(ctx, signal, { cache }))),
+      toChatResult(await chatComplete(ctx, input, callContext(ctx, signal, { cache }))),
     ),
 
   /**

@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { sql } from 'kysely';
+import { seal, unseal } from '../crypto/sealed-box.ts';
 import type { Deps } from '../deps.ts';
 import { publishAuthEvent } from './auth-events.ts';
 import { AUTH_CACHE_TTL_MS } from './auth-runtime.ts';
@@ -18,36 +19,8 @@ type KeySet = {
   active: { kid: string; privateKey: CryptoKey } | undefined;
 };
 
-function encryptionKey(secret: string | undefined): Buffer {
-  if (!secret) throw new Error('TOLLGATE_SECRET is required to store and use signing keys');
-  return Buffer.from(hkdfSync('sha256', secret, 'tollgate', 'signing-key-encryption/v1', 32));
-}
-
-/** AES-256-GCM; the kid is authenticated data so a ciphertext cannot be moved to another row. */
-function seal(secret: string | undefined, kid: string, plaintext: string): string {
-  const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', encryptionKey(secret), iv);
-  c.setAAD(Buffer.from(kid));
-  const body = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);
-  return ['v1', iv, c.getAuthTag(), body]
-    .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
-    .join('.');
-}
-
-function open(secret: string | undefined, kid: string, sealed: string): string {
-  const [v, iv, tag, body] = sealed.split('.');
-  if (v !== 'v1' || !iv || !tag || !body) throw new Error(`signing key ${kid}: unknown format`);
-  const d = createDecipheriv('aes-256-gcm', encryptionKey(secret), Buffer.from(iv, 'base64url'));
-  d.setAAD(Buffer.from(kid));
-  d.setAuthTag(Buffer.from(tag, 'base64url'));
-  try {
-    return Buffer.concat([d.update(Buffer.from(body, 'base64url')), d.final()]).toString('utf8');
-  } catch (cause) {
-    throw new Error(`signing key ${kid} cannot be decrypted: was TOLLGATE_SECRET changed?`, {
-      cause,
-    });
-  }
-}
+// The HKDF info of signing keys since the first release: changing it would orphan stored keys.
+const SIGNING_KEYS = { info: 'signing-key-encryption/v1', what: 'signing key' };
 
 async function newKeyRow(secret: string | undefined) {
   const kid = randomUUID();
@@ -61,7 +34,7 @@ async function newKeyRow(secret: string | undefined) {
     kid,
     alg: JWT_ALG,
     public_jwk: JSON.stringify({ kty: pub.kty, crv: pub.crv, x: pub.x }),
-    private_jwk_enc: seal(secret, kid, JSON.stringify(priv)),
+    private_jwk_enc: seal(secret, SIGNING_KEYS, kid, JSON.stringify(priv)),
   };
 }
 
@@ -125,7 +98,9 @@ async function loadKeySet(deps: Deps): Promise<KeySet> {
       publicKey: (await importJWK(publicJwk, r.alg)) as CryptoKey,
     });
     if (r.superseded_at === null && !active) {
-      const priv = JSON.parse(open(deps.config.secret, r.kid, r.private_jwk_enc)) as JWK;
+      const priv = JSON.parse(
+        unseal(deps.config.secret, SIGNING_KEYS, r.kid, r.private_jwk_enc),
+      ) as JWK;
       active = { kid: r.kid, privateKey: (await importJWK(priv, r.alg)) as CryptoKey };
     }
   }

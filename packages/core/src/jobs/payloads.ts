@@ -13,6 +13,15 @@ export const jobPayloads = {
   purge_auth_tokens: z.object({}),
   request_log_partitions: z.object({}),
   usage_rollup: z.object({}),
+  // Batches (issue #11): one chunk of a batch's items; a finished batch's webhook; key cleanup.
+  batch_chunk: z.object({
+    batchId: z.uuid(),
+    provider: z.string().min(1),
+    from: z.number().int().min(0),
+    to: z.number().int().min(0),
+  }),
+  webhook_delivery: z.object({ batchId: z.uuid() }),
+  purge_idempotency_keys: z.object({}),
 } as const;
 
 export type JobName = keyof typeof jobPayloads;

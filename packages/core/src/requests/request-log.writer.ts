@@ -164,49 +164,67 @@ function appendRow(batch: Batch, r: RequestLogEntry): void {
 }
 
 async function insertBatch(db: Kysely<DB>, batch: Batch): Promise<void> {
+  await db.transaction().execute((trx) => insertRows(trx, batch));
+}
+
+/** The inserts of one batch, in the caller's transaction. */
+async function insertRows(trx: Kysely<DB>, batch: Batch): Promise<void> {
   const meta = batch.meta.bytes();
-  await db.transaction().execute(async (trx) => {
-    // Cached reads and cache writes are parts of input_tokens, billed at their own price when the
-    // model has one, else at the input price; reasoning is part of output. Refusals and cache
-    // hits cost 0.
+  // Cached reads and cache writes are parts of input_tokens, billed at their own price when the
+  // model has one, else at the input price; reasoning is part of output. Refusals and cache
+  // hits cost 0.
+  await sql`
+    insert into request_logs (id, request_id, user_id, key_id, batch_item_id, model, provider,
+      upstream_model, status, error_code, latency_ms, ttft_ms, input_tokens, cached_input_tokens,
+      cache_write_tokens, output_tokens, reasoning_tokens, usage_estimated, cost_usd, cache_hit,
+      surface, created_at)
+    select v.id, v.request_id, v.user_id, v.key_id, v.batch_item_id, v.model, v.provider,
+      v.upstream_model, v.status, v.error_code, v.latency_ms, v.ttft_ms, v.input_tokens,
+      v.cached_input_tokens, v.cache_write_tokens, v.output_tokens, v.reasoning_tokens,
+      v.usage_estimated,
+      case
+        when v.status = 'rejected' or v.cache_hit then 0
+        when v.p_in is null or v.p_out is null then null
+        else (
+          greatest(v.input_tokens - v.cached_input_tokens - v.cache_write_tokens, 0)::numeric * v.p_in
+          + v.cached_input_tokens::numeric * coalesce(v.p_cached, v.p_in)
+          + v.cache_write_tokens::numeric * coalesce(v.p_write, v.p_in)
+          + v.output_tokens::numeric * v.p_out
+        ) / 1000000
+      end,
+      v.cache_hit, v.surface, v.created_at
+    from jsonb_to_recordset(${meta}::jsonb) as v(id uuid, request_id text, user_id uuid,
+      key_id uuid, batch_item_id text, model text, provider text, upstream_model text,
+      status text, error_code text, latency_ms integer, ttft_ms integer, input_tokens integer,
+      cached_input_tokens integer, cache_write_tokens integer, output_tokens integer,
+      reasoning_tokens integer, usage_estimated boolean, cache_hit boolean, surface text,
+      created_at timestamptz, p_in numeric, p_out numeric, p_cached numeric, p_write numeric)
+    on conflict do nothing`.execute(trx);
+  if (batch.bodies.length > 0) {
     await sql`
-      insert into request_logs (id, request_id, user_id, key_id, batch_item_id, model, provider,
-        upstream_model, status, error_code, latency_ms, ttft_ms, input_tokens, cached_input_tokens,
-        cache_write_tokens, output_tokens, reasoning_tokens, usage_estimated, cost_usd, cache_hit,
-        surface, created_at)
-      select v.id, v.request_id, v.user_id, v.key_id, v.batch_item_id, v.model, v.provider,
-        v.upstream_model, v.status, v.error_code, v.latency_ms, v.ttft_ms, v.input_tokens,
-        v.cached_input_tokens, v.cache_write_tokens, v.output_tokens, v.reasoning_tokens,
-        v.usage_estimated,
-        case
-          when v.status = 'rejected' or v.cache_hit then 0
-          when v.p_in is null or v.p_out is null then null
-          else (
-            greatest(v.input_tokens - v.cached_input_tokens - v.cache_write_tokens, 0)::numeric * v.p_in
-            + v.cached_input_tokens::numeric * coalesce(v.p_cached, v.p_in)
-            + v.cache_write_tokens::numeric * coalesce(v.p_write, v.p_in)
-            + v.output_tokens::numeric * v.p_out
-          ) / 1000000
-        end,
-        v.cache_hit, v.surface, v.created_at
-      from jsonb_to_recordset(${meta}::jsonb) as v(id uuid, request_id text, user_id uuid,
-        key_id uuid, batch_item_id text, model text, provider text, upstream_model text,
-        status text, error_code text, latency_ms integer, ttft_ms integer, input_tokens integer,
-        cached_input_tokens integer, cache_write_tokens integer, output_tokens integer,
-        reasoning_tokens integer, usage_estimated boolean, cache_hit boolean, surface text,
-        created_at timestamptz, p_in numeric, p_out numeric, p_cached numeric, p_write numeric)
+      insert into request_bodies (log_id, request_id, request, response, created_at)
+      select v.log_id, v.request_id, v.request, v.response, v.created_at
+      from jsonb_to_recordset(${batch.bodies.bytes()}::jsonb) as v(log_id uuid,
+        request_id text, key_id uuid, request jsonb, response jsonb, created_at timestamptz)
+      where not exists (
+        select 1 from api_keys k where k.id = v.key_id and k.log_bodies = false)
       on conflict do nothing`.execute(trx);
-    if (batch.bodies.length > 0) {
-      await sql`
-        insert into request_bodies (log_id, request_id, request, response, created_at)
-        select v.log_id, v.request_id, v.request, v.response, v.created_at
-        from jsonb_to_recordset(${batch.bodies.bytes()}::jsonb) as v(log_id uuid,
-          request_id text, key_id uuid, request jsonb, response jsonb, created_at timestamptz)
-        where not exists (
-          select 1 from api_keys k where k.id = v.key_id and k.log_bodies = false)
-        on conflict do nothing`.execute(trx);
-    }
-  });
+  }
+}
+
+/**
+ * Writes entries now, in the caller's transaction (batch items: the log row commits together
+ * with the item's result, or not at all). Throws on a missing partition (SQLSTATE 23514): the
+ * caller rolls back, calls `ensurePartitions` and tries again.
+ */
+export async function writeRequestLogEntries(
+  trx: Kysely<DB>,
+  entries: readonly RequestLogEntry[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  const batch = emptyBatch();
+  for (const e of entries) appendRow(batch, e);
+  await insertRows(trx, batch);
 }
 
 /** Creates the monthly partitions the rows need (a row dated in a month nobody prepared). */
