@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useSyncExternalStore } from 'react';
 import { createBrowserRouter, NavLink, Outlet, RouterProvider, useNavigate } from 'react-router';
+import { BatchesPage } from './pages/Batches.tsx';
 import { BudgetsPage } from './pages/Budgets.tsx';
 import { KeysPage } from './pages/Keys.tsx';
 import { LiveTailPage } from './pages/LiveTail.tsx';
@@ -57,6 +58,9 @@ function Layout() {
               <NavLink to="/budgets">Budgets</NavLink>
             </li>
             <li>
+              <NavLink to="/batches">Batches</NavLink>
+            </li>
+            <li>
               <NavLink to="/keys">API keys</NavLink>
             </li>
             {isAdmin ? (
@@ -99,6 +103,7 @@ const router = createBrowserRouter([
       { path: 'requests/:id', element: <RequestDetailPage /> },
       { path: 'usage', element: <UsagePage /> },
       { path: 'budgets', element: <BudgetsPage /> },
+      { path: 'batches', element: <BatchesPage /> },
       { path: 'keys', element: <KeysPage /> },
       { path: 'admin/users', element: <UsersPage /> },
       { path: 'admin/models', element: <ModelsPage /> },

@@ -35,7 +35,8 @@ let page: Page;
 const consoleErrors: string[] = [];
 
 async function startServer(): Promise<string> {
-  server = spawn(nodeBin, [join(repoRoot, 'apps/server/src/main.ts'), '--no-worker'], {
+  // With its worker: the batch steps need one.
+  server = spawn(nodeBin, [join(repoRoot, 'apps/server/src/main.ts')], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',
@@ -301,6 +302,38 @@ describe('the dashboard in a real browser', { timeout: 120_000 }, () => {
     await shoot(page, 'budgets');
   });
 
+  it('batches: a batch made with the key finishes with live progress; results download', async () => {
+    const res = await fetch(`${base}/api/batches`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${secret}`,
+        'content-type': 'application/json',
+        'idempotency-key': 'browser-test-batch',
+      },
+      body: JSON.stringify({
+        items: ['one', 'two', 'three'].map((content) => ({
+          model: 'mock-echo',
+          messages: [{ role: 'user', content }],
+        })),
+      }),
+    });
+    expect(res.status).toBe(200);
+    await page.getByRole('link', { name: 'Batches' }).click();
+    await heading(page, 'Batches');
+    const row = page.getByRole('row').filter({ hasText: '3 / 3' });
+    await row.getByText('completed').waitFor({ timeout: 60_000 });
+    const [file] = await Promise.all([
+      page.waitForEvent('download'),
+      row.getByRole('button', { name: /Download results/ }).click(),
+    ]);
+    const lines = readFileSync(await file.path(), 'utf8')
+      .trim()
+      .split('\n');
+    expect(lines.map((l) => JSON.parse(l).status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    await expectAccessible(page, 'batches');
+    await shoot(page, 'batches');
+  });
+
   it('admin pages: users and the model catalog with prices', async () => {
     await page.getByRole('link', { name: 'Users' }).click();
     await heading(page, 'Users');
@@ -395,6 +428,7 @@ describe('the dashboard in a real browser', { timeout: 120_000 }, () => {
       ['/requests/live', 'Live tail', 'live-tail'],
       ['/usage', 'Usage', 'usage'],
       ['/budgets', 'Budgets', 'budgets'],
+      ['/batches', 'Batches', 'batches'],
       ['/keys', 'API keys', 'keys'],
       ['/admin/users', 'Users', 'users'],
       ['/admin/models', 'Model catalog', 'models'],
