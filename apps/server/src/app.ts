@@ -15,6 +15,8 @@ import { trpcResponseMeta } from './response-meta.ts';
 import { restBridge } from './rest-bridge.ts';
 import { installTracing } from './tracing-hooks.ts';
 import { usageCsvRoute } from './usage-csv.ts';
+import { webSessionRoutes } from './web-session.ts';
+import { webRoutes } from './web-static.ts';
 
 export type ServerDeps = Deps;
 
@@ -123,5 +125,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(restBridge, { deps, createContext });
   await app.register(identityRoutes, { deps });
   await app.register(compatRoutes, { prefix: '/v1', deps });
+  // The dashboard: its cookie session (/auth/session) and its built files at / (apps/web).
+  await app.register(webSessionRoutes, { deps });
+  await webRoutes(app);
   return app;
 }

@@ -158,8 +158,22 @@ describe('requests.list and requests.get', () => {
     expect(ranged.items.map((r: { id: string }) => r.id)).toEqual([rows[2]?.id, rows[1]?.id]);
   });
 
+  it('filters by key', async () => {
+    const second = await createTestUser(s.testDb.db);
+    const viaKey = entry(second, { model: 'key-filter' });
+    const viaLogin = entry(second, { model: 'key-filter', keyId: null });
+    s.deps.requestLog.record(viaKey);
+    s.deps.requestLog.record(viaLogin);
+    await s.deps.requestLog.flush();
+    const res = await get(second.apiKey, `/api/requests?keyId=${second.apiKeyId}`);
+    expect(res.json().items.map((r: { id: string }) => r.id)).toEqual([viaKey.id]);
+    const all = await get(second.apiKey, '/api/requests?model=key-filter');
+    expect(all.json().items).toHaveLength(2);
+  });
+
   it('refuses a bad filter or cursor with 400', async () => {
     expect((await get(alice.apiKey, '/api/requests?status=weird')).statusCode).toBe(400);
+    expect((await get(alice.apiKey, '/api/requests?keyId=not-a-uuid')).statusCode).toBe(400);
     expect((await get(alice.apiKey, '/api/requests?cursor=garbage')).statusCode).toBe(400);
     expect((await get(alice.apiKey, '/api/requests?limit=501')).statusCode).toBe(400);
   });

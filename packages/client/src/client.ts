@@ -25,7 +25,7 @@ export type TollgateClient = TRPCClient<AppRouter>;
  */
 export function createTollgateClient(opts: TollgateClientOptions): TollgateClient {
   const base = opts.url.replace(/\/+$/, '');
-  const bearer = () => {
+  const bearer = (): Record<string, string> => {
     const token = typeof opts.accessToken === 'function' ? opts.accessToken() : opts.accessToken;
     const credential = token ?? opts.apiKey;
     return credential ? { authorization: `Bearer ${credential}` } : {};

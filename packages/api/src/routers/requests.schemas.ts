@@ -40,6 +40,8 @@ export const RequestListInput = z.object({
   cursor: z.string().max(512).optional(),
   model: z.string().min(1).max(256).optional(),
   status: RequestStatus.optional(),
+  /** Only calls made with this API key. */
+  keyId: z.uuid().optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
 });
@@ -48,3 +50,10 @@ export const RequestPage = z.object({
   items: z.array(RequestLogRow),
   nextCursor: z.string().nullable(),
 });
+
+export const RequestTailInput = z
+  .object({
+    model: z.string().min(1).max(256).optional(),
+    status: RequestStatus.optional(),
+  })
+  .optional();

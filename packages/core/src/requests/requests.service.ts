@@ -131,6 +131,7 @@ export type RequestFilters = {
   cursor?: string | undefined;
   model?: string | undefined;
   status?: RequestStatus | undefined;
+  keyId?: string | undefined;
   from?: string | undefined;
   to?: string | undefined;
 };
@@ -155,6 +156,7 @@ export async function listRequests(
   if (principal.role !== 'admin') q = q.where(visibleTo(principal));
   if (f.model) q = q.where('r.model', '=', f.model);
   if (f.status) q = q.where('r.status', '=', f.status);
+  if (f.keyId) q = q.where('r.key_id', '=', f.keyId);
   if (f.from) q = q.where('r.created_at', '>=', new Date(f.from));
   if (f.to) q = q.where('r.created_at', '<', new Date(f.to));
   if (f.cursor) {
