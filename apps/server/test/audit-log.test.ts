@@ -192,6 +192,38 @@ describe('audit rows: exactly one per admin or manager action, no secret in any'
         ),
     },
     {
+      action: 'providers.create',
+      run: () =>
+        api(s.app, 'POST', '/api/providers', {
+          ...as(admin.apiKey, 'req-providers-create'),
+          body: {
+            kind: 'openai-compatible',
+            name: 'audited-connection',
+            baseUrl: 'http://127.0.0.1:9/v1',
+            apiKey: canary('connection-key'),
+            headers: { 'x-upstream-token': canary('connection-header') },
+          },
+        }),
+    },
+    {
+      action: 'providers.update',
+      run: () =>
+        api(s.app, 'PATCH', `/api/providers/${ids.connection}`, {
+          ...as(admin.apiKey, 'req-providers-update'),
+          body: { rpmLimit: 7, apiKey: canary('connection-key-2') },
+        }),
+    },
+    {
+      action: 'providers.delete',
+      run: () =>
+        api(
+          s.app,
+          'DELETE',
+          `/api/providers/${ids.connection}`,
+          as(admin.apiKey, 'req-providers-delete'),
+        ),
+    },
+    {
       action: 'teams.delete',
       run: () =>
         api(s.app, 'DELETE', `/api/teams/${ids.team}`, as(admin.apiKey, 'req-teams-delete')),
@@ -220,6 +252,7 @@ describe('audit rows: exactly one per admin or manager action, no secret in any'
         ids.key ??= r.body.id as string;
       }
       if (step.action === 'teams.create') ids.team = r.body.id as string;
+      if (step.action === 'providers.create') ids.connection = r.body.id as string;
       const rows = await auditRows();
       expect(rows.length - before, step.action).toBe(1);
       const row = rows.at(-1);
@@ -250,6 +283,13 @@ describe('audit rows: exactly one per admin or manager action, no secret in any'
     expect(byReq('req-keys-create-team')).toMatchObject({
       actorId: member.id,
       after: { teamId: ids.team, name: 'team key' },
+    });
+    expect(byReq('req-providers-update')).toMatchObject({
+      actorId: admin.id,
+      targetType: 'provider_connection',
+      targetId: ids.connection,
+      before: { name: 'audited-connection', rpmLimit: null },
+      after: { rpmLimit: 7, headers: { 'x-upstream-token': '[redacted]' } },
     });
     expect(byReq('req-models-delete')).toMatchObject({
       targetType: 'model',

@@ -18,11 +18,6 @@ export const configVariables: ReadonlyArray<{ name: string; meaning: string; def
   { name: 'PORT', meaning: 'listen port (0: any free port)', default: '3000' },
   { name: 'WEB_CONCURRENCY', meaning: 'server processes on one port', default: '1' },
   { name: 'WORKER_CONCURRENCY', meaning: 'jobs at once per worker process', default: '10' },
-  {
-    name: 'BATCH_PROVIDER_CONCURRENCY',
-    meaning: 'batch jobs of one provider at once, all workers',
-    default: '4',
-  },
   { name: 'OPENAI_API_KEY', meaning: 'OpenAI key (turns the provider on)', default: 'off' },
   { name: 'OPENAI_BASE_URL', meaning: 'OpenAI-compatible server', default: 'api.openai.com' },
   { name: 'ANTHROPIC_API_KEY', meaning: 'Anthropic key (turns the provider on)', default: 'off' },

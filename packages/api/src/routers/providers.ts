@@ -5,7 +5,7 @@ import {
   updateConnection,
 } from '@tollgate/core';
 import { z } from 'zod';
-import { adminProcedure, router } from '../trpc.ts';
+import { adminProcedure, auditedAdminProcedure, router } from '../trpc.ts';
 import {
   Connection,
   ConnectionPage,
@@ -29,7 +29,7 @@ export const providersRouter = router({
     .output(ConnectionPage)
     .query(({ ctx, input }) => listConnections(ctx, input)),
 
-  create: adminProcedure
+  create: auditedAdminProcedure
     .meta({
       openapi: {
         method: 'POST',
@@ -41,9 +41,9 @@ export const providersRouter = router({
     })
     .input(CreateConnectionInput)
     .output(Connection)
-    .mutation(({ ctx, input }) => createConnection(ctx, input)),
+    .mutation(({ ctx, input }) => createConnection(ctx, input, ctx.audit)),
 
-  update: adminProcedure
+  update: auditedAdminProcedure
     .meta({
       openapi: {
         method: 'PATCH',
@@ -57,10 +57,10 @@ export const providersRouter = router({
     .output(Connection)
     .mutation(({ ctx, input }) => {
       const { id, ...patch } = input;
-      return updateConnection(ctx, id, patch);
+      return updateConnection(ctx, id, patch, ctx.audit);
     }),
 
-  delete: adminProcedure
+  delete: auditedAdminProcedure
     .meta({
       openapi: {
         method: 'DELETE',
@@ -72,5 +72,5 @@ export const providersRouter = router({
     })
     .input(z.object({ id: z.uuid() }))
     .output(Connection)
-    .mutation(({ ctx, input }) => deleteConnection(ctx, input.id)),
+    .mutation(({ ctx, input }) => deleteConnection(ctx, input.id, ctx.audit)),
 });

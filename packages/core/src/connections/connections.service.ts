@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '@tollgate/config';
 import type { ConnectionKind } from '@tollgate/providers';
+import { type AuditStamp, recordAudit } from '../audit/audit.service.ts';
 import { seal } from '../crypto/sealed-box.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
@@ -193,6 +194,17 @@ function values(id: string, config: Config, v: ConnectionInput): ConnectionValue
 
 const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === '23505';
 
+/**
+ * A connection as its audit row keeps it: the view (never the key) with header values removed,
+ * since extra headers may carry an upstream's own tokens.
+ */
+function auditView(v: ConnectionView) {
+  return {
+    ...v,
+    headers: Object.fromEntries(Object.keys(v.headers).map((k) => [k, '[redacted]'])),
+  };
+}
+
 function builtInRefusal(id: string): void {
   if (Object.values(BUILT_IN_IDS).includes(id as never)) {
     throw new DomainError(
@@ -207,13 +219,23 @@ function builtInRefusal(id: string): void {
 export async function createConnection(
   deps: ConnDeps,
   input: ConnectionInput,
+  audit?: AuditStamp,
 ): Promise<ConnectionView> {
   await validate(deps, input);
   const id = randomUUID();
   try {
-    const row = await insertConnection(deps.db, id, values(id, deps.config, input));
+    const created = await deps.db.transaction().execute(async (trx) => {
+      const after = view(await insertConnection(trx, id, values(id, deps.config, input)));
+      await recordAudit(trx, audit, {
+        targetType: 'provider_connection',
+        targetId: id,
+        before: null,
+        after: auditView(after),
+      });
+      return after;
+    });
     invalidateConnections(deps);
-    return view(row);
+    return created;
   } catch (e) {
     if (isUniqueViolation(e)) {
       throw new DomainError('conflict', `a connection named '${input.name}' exists`, {
@@ -229,6 +251,7 @@ export async function updateConnection(
   deps: ConnDeps,
   id: string,
   patch: ConnectionPatch,
+  audit?: AuditStamp,
 ): Promise<ConnectionView> {
   builtInRefusal(id);
   const cur = await findConnection(deps.db, id);
@@ -261,10 +284,20 @@ export async function updateConnection(
           keyPrefix: cur.key_prefix,
         };
   try {
-    const row = await updateConnectionRow(deps.db, id, v);
+    const updated = await deps.db.transaction().execute(async (trx) => {
+      const row = await updateConnectionRow(trx, id, v);
+      if (!row) throw new DomainError('not_found', 'connection not found');
+      const after = view(row);
+      await recordAudit(trx, audit, {
+        targetType: 'provider_connection',
+        targetId: id,
+        before: auditView(view(cur)),
+        after: auditView(after),
+      });
+      return after;
+    });
     invalidateConnections(deps);
-    if (!row) throw new DomainError('not_found', 'connection not found');
-    return view(row);
+    return updated;
   } catch (e) {
     if (isUniqueViolation(e)) {
       throw new DomainError('conflict', `a connection named '${next.name}' exists`, {
@@ -276,7 +309,11 @@ export async function updateConnection(
 }
 
 /** Deletes a connection no catalog model routes to. */
-export async function deleteConnection(deps: ConnDeps, id: string): Promise<ConnectionView> {
+export async function deleteConnection(
+  deps: ConnDeps,
+  id: string,
+  audit?: AuditStamp,
+): Promise<ConnectionView> {
   builtInRefusal(id);
   const cur = await findConnection(deps.db, id);
   if (!cur) throw new DomainError('not_found', 'connection not found');
@@ -288,8 +325,18 @@ export async function deleteConnection(deps: ConnDeps, id: string): Promise<Conn
       { param: 'id' },
     );
   }
-  const row = await deleteConnectionRow(deps.db, id);
+  const deleted = await deps.db.transaction().execute(async (trx) => {
+    const row = await deleteConnectionRow(trx, id);
+    if (!row) throw new DomainError('not_found', 'connection not found');
+    const before = view(row);
+    await recordAudit(trx, audit, {
+      targetType: 'provider_connection',
+      targetId: id,
+      before: auditView(before),
+      after: null,
+    });
+    return before;
+  });
   invalidateConnections(deps);
-  if (!row) throw new DomainError('not_found', 'connection not found');
-  return view(row);
+  return deleted;
 }
