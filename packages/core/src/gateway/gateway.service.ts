@@ -20,7 +20,7 @@ import {
 } from '../models/models.service.ts';
 import type { RequestStatus } from '../requests/request-log.writer.ts';
 import { callLimitChecks, connectionLimitChecks } from '../spend/checks.ts';
-import type { Admission } from '../spend/limiter.ts';
+import type { Admission, LimitCheck } from '../spend/limiter.ts';
 import { type CachedChat, chatCacheKey } from '../spend/response-cache.ts';
 import { checkModelAllowed } from '../teams/team-access.ts';
 import type {
@@ -348,18 +348,14 @@ class ChainFailure extends Error {
 }
 
 /**
- * Admits one attempt against its connection's RPM/TPM quota through the shared limiter (no call
- * at all for a connection without one). Undefined: the connection has no allowance left this
- * minute, `refused` says why.
+ * Admits one attempt against its connection's RPM/TPM quota through the shared limiter. Undefined:
+ * the connection has no allowance left this minute, `refused` says why.
  */
 async function admitAttempt(
   deps: GatewayDeps,
-  d: Deployment,
-  tokens: number,
+  checks: readonly LimitCheck[],
   refused: { error: DomainError | undefined },
-): Promise<Admission | undefined | null> {
-  const checks = connectionLimitChecks(d.connection, tokens);
-  if (checks.length === 0) return null;
+): Promise<Admission | undefined> {
   try {
     return await deps.limiter.admit(checks);
   } catch (e) {
@@ -398,9 +394,13 @@ async function runChain<T>(
   const state = routingState(deps.db);
   for (const target of chain) {
     for (let attempt = 0; ; attempt++) {
-      const admitted = await admitAttempt(deps, target.deployment, tokens, refused);
-      if (admitted === undefined) break; // over its connection's quota: the next target
-      const quota = admitted ?? undefined;
+      // A connection without a quota: no limiter call, not even an await.
+      const checks = connectionLimitChecks(target.deployment.connection, tokens);
+      let quota: Admission | undefined;
+      if (checks.length > 0) {
+        quota = await admitAttempt(deps, checks, refused);
+        if (quota === undefined) break; // over its connection's quota: the next target
+      }
       const a = attemptSignal(call.signal, deadlineAt);
       const attemptStarted = performance.now();
       const finish = beginAttempt(state, target.deployment);
