@@ -241,7 +241,10 @@ describe('OpenAI Batches through the official openai SDK', () => {
       })
       .catch((e: unknown) => e);
     expect(window).toMatchObject({ status: 400, error: { param: 'completion_window' } });
-    const unknownModel = await upload(env.openai, line('m', 'no-such-model', 'x'));
+    const unknownModel = await upload(
+      env.openai,
+      [line('ok', 'mock-echo', 'x'), line('m', 'no-such-model', 'x')].join('\n'),
+    );
     const model = await env.openai.batches
       .create({
         input_file_id: unknownModel.id,
@@ -250,6 +253,7 @@ describe('OpenAI Batches through the official openai SDK', () => {
       })
       .catch((e: unknown) => e);
     expect(model).toMatchObject({ status: 400, error: { param: 'input_file_id' } });
+    expect((model as Error).message).toMatch(/input file line 2: body\.model: .*no-such-model/);
     await expect(env.openai.batches.retrieve('batch_nope')).rejects.toMatchObject({ status: 404 });
     expect(await count()).toBe(before);
   });

@@ -121,8 +121,9 @@ async function viewBatch(kit: CompatKit, who: UserPrincipal, id: string) {
 }
 
 /** The input file's lines as batch items, or a 400 naming the first bad line. */
-function itemsOf(text: string): BatchItemInput[] {
+function itemsOf(text: string): { items: BatchItemInput[]; lineOf: number[] } {
   const items: BatchItemInput[] = [];
+  const lineOf: number[] = [];
   for (const [i, raw] of text.split('\n').entries()) {
     if (raw.trim() === '') continue;
     const where = `input file line ${i + 1}`;
@@ -150,8 +151,9 @@ function itemsOf(text: string): BatchItemInput[] {
         param: 'input_file_id',
       });
     items.push({ ...openaiToCanonical(parsed.data), customId: String(line.custom_id) });
+    lineOf.push(i + 1);
   }
-  return items;
+  return { items, lineOf };
 }
 
 /** A stored batch result (Tollgate's chat result) → OpenAI's chat.completion object. */
@@ -271,7 +273,7 @@ export function registerBatchesRoutes(app: FastifyInstance, kit: CompatKit): voi
       throw new DomainError('bad_request', "the input file's purpose must be 'batch'", {
         param: 'input_file_id',
       });
-    const items = itemsOf(content.toString('utf8'));
+    const { items, lineOf } = itemsOf(content.toString('utf8'));
     const metadata = body.metadata ?? null;
     // The same create again (same file, window and metadata) gives back the same batch.
     const key = `openai-batch:${file.id}:${createHash('sha256')
@@ -283,10 +285,11 @@ export function registerBatchesRoutes(app: FastifyInstance, kit: CompatKit): voi
       b = await submitBatch(deps, who, items, { idempotencyKey: key });
     } catch (e) {
       // Tollgate names the item (`items[3].model: …`); the caller knows it as a line of its file.
-      if (e instanceof DomainError && e.code === 'bad_request')
-        throw new DomainError('bad_request', `input file: ${e.message}`, {
-          param: 'input_file_id',
-        });
+      if (e instanceof DomainError && e.code === 'bad_request') {
+        const m = /^items\[(\d+)\]\.(.*)$/s.exec(e.message);
+        const where = m ? `input file line ${lineOf[Number(m[1])]}: body.${m[2]}` : e.message;
+        throw new DomainError('bad_request', where, { param: 'input_file_id' });
+      }
       throw e;
     }
     const link: Link = {
