@@ -31,6 +31,7 @@ import {
   sseEvent,
   toAnthropicMessage,
 } from './anthropic.translate.ts';
+import { registerBatchesRoutes } from './batches.routes.ts';
 import {
   anthropicErrorBody,
   type CompatError,
@@ -213,8 +214,9 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
       return sendError(reply, surface, compatError(p.reason, invalidReasonMessages[p.reason]));
     }
     rememberPrincipal(req, p);
-    // OpenAI Files serve batch work: the `batches` scope (PRODUCT.md "Key scopes"), not `gateway`.
-    const scope = req.url.startsWith('/v1/files') ? 'batches' : 'gateway';
+    // OpenAI Files and Batches are batch work: the `batches` scope (PRODUCT.md "Key scopes").
+    const scope =
+      req.url.startsWith('/v1/files') || req.url.startsWith('/v1/batches') ? 'batches' : 'gateway';
     if (!hasScope(p, scope)) {
       deps.metrics.rejections.inc({ reason: 'auth' });
       return sendError(
@@ -363,6 +365,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
   registerAnthropicExtras(app, kit);
   registerResponsesRoutes(app, kit);
   registerFilesRoutes(app, kit);
+  registerBatchesRoutes(app, kit);
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {

@@ -8,6 +8,7 @@ import {
   listFiles,
 } from '@tollgate/core';
 import type { FastifyInstance } from 'fastify';
+import { batchResultContent, batchResultFile, isBatchResultFileId } from './batches.routes.ts';
 import type { CompatKit } from './kit.ts';
 
 /** PRODUCT "Bad input": batch uploads may be up to 200 MiB. */
@@ -125,11 +126,18 @@ export function registerFilesRoutes(app: FastifyInstance, kit: CompatKit): void 
     return { object: 'list', data: files.map(toOpenAIFile), has_more: false };
   });
 
+  // A batch's output and error files are generated from its results when read.
   app.get<{ Params: { id: string } }>('/files/:id', async (req) =>
-    toOpenAIFile(await getFile(deps, kit.principal(req), req.params.id)),
+    isBatchResultFileId(req.params.id)
+      ? batchResultFile(kit, kit.principal(req), req.params.id)
+      : toOpenAIFile(await getFile(deps, kit.principal(req), req.params.id)),
   );
 
   app.get<{ Params: { id: string } }>('/files/:id/content', async (req, reply) => {
+    if (isBatchResultFileId(req.params.id))
+      return reply
+        .type('application/octet-stream')
+        .send(await batchResultContent(kit, kit.principal(req), req.params.id));
     const { content } = await getFileContent(deps, kit.principal(req), req.params.id);
     return reply.type('application/octet-stream').send(content);
   });

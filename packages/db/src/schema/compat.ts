@@ -1,3 +1,4 @@
+import type { ColumnType } from 'kysely';
 import type { Int8, Json, TimestampDefault } from './types.ts';
 
 /** A stored OpenAI Response (migration 0008). */
@@ -22,7 +23,17 @@ export interface FilesTable {
   created_at: TimestampDefault;
 }
 
+/** What an OpenAI Batch adds to its Tollgate batch (migration 0019). */
+export interface OpenAIBatchesTable {
+  batch_id: string;
+  input_file_id: string;
+  endpoint: string;
+  completion_window: string;
+  metadata: ColumnType<Record<string, string> | null, string | null, string | null>;
+}
+
 export interface CompatTables {
   responses: ResponsesTable;
   files: FilesTable;
+  openai_batches: OpenAIBatchesTable;
 }
