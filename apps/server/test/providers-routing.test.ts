@@ -353,6 +353,62 @@ describe('routing to deployments', () => {
     expect(fakeB.requests(CHAT)).toHaveLength(1);
   });
 
+  it("a connection's TPM quota (shared limiter) sends the rest to the other deployment", async () => {
+    // Stay inside one UTC minute: the quota is per fixed window.
+    const second = new Date().getUTCSeconds();
+    if (second > 55) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
+    const tq = await connection({
+      kind: 'openai-compatible',
+      name: 'tpm-a',
+      baseUrl: `${fakeA.url}/v1`,
+      apiKey: keyA,
+      tpmLimit: 30,
+    });
+    await model('tpm-pair', {
+      deployments: [
+        { provider: 'tpm-a', upstreamModel: 'tpm-up-a' },
+        { provider: 'b', upstreamModel: 'tpm-up-b' },
+      ],
+    });
+    // Equal weights and a constant random source: `tpm-a` comes first while it has allowance.
+    const tuning = { ...defaultGatewayTuning, random: () => 0.1 };
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const c = call(member.principal);
+      ids.push(c.requestId);
+      await chatComplete(
+        deps,
+        { model: 'tpm-pair', max_tokens: 10, messages: [{ role: 'user', content: `tpm ${i}` }] },
+        c,
+        tuning,
+      );
+    }
+    const a = fakeA.requests(CHAT).length;
+    expect(a).toBeGreaterThanOrEqual(1);
+    expect(a).toBeLessThan(12);
+    expect(a + fakeB.requests(CHAT).length).toBe(12);
+    await deps.requestLog.flush();
+    const rows = await testDb.db
+      .selectFrom('request_logs')
+      .select(['connection', 'input_tokens', 'output_tokens'])
+      .where('request_id', 'in', ids)
+      .execute();
+    const onA = rows.filter((r) => r.connection === 'tpm-a');
+    expect(onA).toHaveLength(a);
+    // Never past the quota: each call reserved its worst case (~15 tokens, using ~4) first.
+    const used = onA.reduce((n, r) => n + r.input_tokens + r.output_tokens, 0);
+    expect(used).toBeLessThanOrEqual(30);
+    // The books are the shared limiter's: the connection's minute window.
+    await deps.limiter.flush();
+    const w = await testDb.db
+      .selectFrom('limit_windows')
+      .select('used')
+      .where('subject', '=', `connection:${tq.id}`)
+      .where('metric', '=', 'tokens')
+      .execute();
+    expect(w.reduce((n, r) => n + Number(r.used), 0)).toBe(used);
+  });
+
   it('the old provider + upstreamModel form still routes, now recording its connection', async () => {
     await model('legacy-b', { provider: 'b', upstreamModel: 'legacy-up' });
     const res = await api('POST', '/api/chat/completions', member, {

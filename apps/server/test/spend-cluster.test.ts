@@ -1,9 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestUser, type TestUser } from '@tollgate/core/testing';
-import { createTestDb, type TestDb } from '@tollgate/test-kit';
+import {
+  createTestDb,
+  type FakeUpstream,
+  startFakeUpstream,
+  type TestDb,
+} from '@tollgate/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Running, startTollgate } from './spawn.ts';
 
@@ -133,6 +139,132 @@ afterAll(async () => {
   for (const h of homes) rmSync(h, { recursive: true, force: true });
   homes = [];
 }, 60_000);
+
+// A connection's RPM quota (#16) is a shared limit too: the same three processes never send it
+// more than its quota per minute (in this file so the cluster is started once; before the SIGKILL test, which stops B).
+let quotaMember: TestUser;
+let limited: FakeUpstream;
+let spare: FakeUpstream;
+let solo: FakeUpstream;
+const limitedKey = `sk-quota-a-${randomUUID()}`;
+const spareKey = `sk-quota-b-${randomUUID()}`;
+const soloKey = `sk-quota-c-${randomUUID()}`;
+const CHAT = 'POST /v1/chat/completions';
+
+async function ok(r: Promise<Reply>): Promise<Json> {
+  const reply = await r;
+  expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+  return reply.body;
+}
+
+const chat = (model: string) => ({
+  model,
+  max_tokens: 5,
+  messages: [{ role: 'user', content: 'hi' }],
+});
+
+/** Stay inside one UTC minute: the quota is per fixed window (docs/spend.md). */
+async function awayFromMinuteEnd() {
+  const second = new Date().getUTCSeconds();
+  if (second > 45) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
+}
+
+describe('connection quotas across processes and instances', { timeout: 120_000 }, () => {
+  beforeAll(async () => {
+    limited = await startFakeUpstream({ apiKey: limitedKey });
+    spare = await startFakeUpstream({ apiKey: spareKey });
+    solo = await startFakeUpstream({ apiKey: soloKey });
+    quotaMember = await createTestUser(testDb.db);
+    const connections = [
+      { name: 'limited', url: limited.url, key: limitedKey, rpmLimit: 5 },
+      { name: 'spare', url: spare.url, key: spareKey, rpmLimit: null },
+      { name: 'solo', url: solo.url, key: soloKey, rpmLimit: 3 },
+    ];
+    for (const c of connections) {
+      await ok(
+        call(urlA, 'POST', '/api/providers', admin.apiKey, {
+          kind: 'openai-compatible',
+          name: c.name,
+          baseUrl: `${c.url}/v1`,
+          apiKey: c.key,
+          rpmLimit: c.rpmLimit,
+        }),
+      );
+    }
+    const models = {
+      'quota-pair': [
+        // The limited connection is the favourite: every call tries it first while it has quota.
+        { provider: 'limited', upstreamModel: 'up-limited', weight: 1000 },
+        { provider: 'spare', upstreamModel: 'up-spare', weight: 1 },
+      ],
+      'quota-solo': [{ provider: 'solo', upstreamModel: 'up-solo' }],
+    };
+    for (const [name, deployments] of Object.entries(models)) {
+      await ok(
+        call(urlA, 'PUT', `/api/models/${name}`, admin.apiKey, {
+          kind: 'chat',
+          inputPricePerMTok: '1',
+          outputPricePerMTok: '2',
+          deployments,
+        }),
+      );
+    }
+  });
+  afterAll(async () => {
+    await Promise.all([limited?.close(), spare?.close(), solo?.close()]);
+  });
+
+  it('RPM 5 hammered over 3 processes: at most 5 reach it, the rest go to the other deployment', async () => {
+    await awayFromMinuteEnd();
+    const replies = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        call(i % 2 === 0 ? urlA : urlB, 'POST', '/v1/chat/completions', quotaMember.apiKey, {
+          ...chat('quota-pair'),
+        }),
+      ),
+    );
+    for (const r of replies) expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const a = limited.requests(CHAT).length;
+    const b = spare.requests(CHAT).length;
+    expect(a + b).toBe(40);
+    expect(a).toBeLessThanOrEqual(5);
+    expect(a).toBeGreaterThanOrEqual(1);
+    // The shared books: the connection's minute window counts what reached it.
+    const conn = await testDb.db
+      .selectFrom('provider_connections')
+      .select('id')
+      .where('name', '=', 'limited')
+      .executeTakeFirstOrThrow();
+    const windows = await testDb.db
+      .selectFrom('limit_windows')
+      .select('subject')
+      .where('subject', '=', `connection:${conn.id}`)
+      .where('metric', '=', 'requests')
+      .execute();
+    expect(windows.length).toBeGreaterThan(0);
+  });
+
+  it('RPM 3 on the only deployment: at most 3 reach it, the rest get 429 rate_limit_exceeded', async () => {
+    await awayFromMinuteEnd();
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        call(i % 2 === 0 ? urlA : urlB, 'POST', '/v1/chat/completions', quotaMember.apiKey, {
+          ...chat('quota-solo'),
+        }),
+      ),
+    );
+    const accepted = replies.filter((r) => r.status === 200);
+    const refused = replies.filter((r) => r.status === 429);
+    expect(accepted.length + refused.length).toBe(20);
+    expect(accepted.length).toBeGreaterThanOrEqual(1);
+    expect(accepted.length).toBeLessThanOrEqual(3);
+    expect(solo.requests(CHAT)).toHaveLength(accepted.length);
+    for (const r of refused) {
+      expect(r.body.error.code).toBe('rate_limit_exceeded');
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+    }
+  });
+});
 
 describe('spend limits across processes and instances', { timeout: 120_000 }, () => {
   it('50 concurrent calls over 3 processes on 2 instances never spend past the budget', async () => {

@@ -19,8 +19,8 @@ import {
   resolveModel,
 } from '../models/models.service.ts';
 import type { RequestStatus } from '../requests/request-log.writer.ts';
-import { callLimitChecks } from '../spend/checks.ts';
-import type { Admission } from '../spend/limiter.ts';
+import { callLimitChecks, connectionLimitChecks } from '../spend/checks.ts';
+import type { Admission, LimitCheck } from '../spend/limiter.ts';
 import { type CachedChat, chatCacheKey } from '../spend/response-cache.ts';
 import { checkModelAllowed } from '../teams/team-access.ts';
 import type {
@@ -36,7 +36,6 @@ import {
   beginAttempt,
   type Deployment,
   deploymentsOf,
-  noteConnectionTokens,
   orderDeployments,
   routingState,
   type Target,
@@ -117,10 +116,8 @@ async function targets(
   }
   const healthy: Target[] = [];
   const cooled: Target[] = [];
-  let quotaBlocked = false;
   const add = (m: CatalogModel, all: Deployment[]) => {
     const o = orderDeployments(state, m, all, tuning.random);
-    quotaBlocked ||= o.quotaBlocked;
     const multi = all.length > 1;
     for (const d of o.healthy) healthy.push({ model: m, deployment: d, multi });
     for (const d of o.cooled) cooled.push({ model: m, deployment: d, multi });
@@ -130,15 +127,7 @@ async function targets(
     if (!allowed(f)) continue;
     if (allowsOutput(f, maxTokens)) add(f, deploymentsOf(state, f, connections));
   }
-  const out = healthy.concat(cooled);
-  if (out.length === 0 && quotaBlocked) {
-    throw new DomainError(
-      'rate_limit_exceeded',
-      `model '${name}' is not available: its connections are over their quota`,
-      { retryAfter: 60 },
-    );
-  }
-  return out;
+  return healthy.concat(cooled);
 }
 
 type Outcome = {
@@ -152,6 +141,8 @@ type Outcome = {
   cacheHit?: boolean;
   /** Settled here at the call's actual use; absent for refusals and cache hits. */
   admission?: Admission | undefined;
+  /** The succeeding attempt's connection quota (runChain), settled here likewise. */
+  quota?: Admission | undefined;
 };
 
 /** Hands the row to the buffered writer and feeds metrics; never awaits the database. */
@@ -187,20 +178,15 @@ function record(
     bodies: deps.config.logBodies ? o.bodies : undefined,
   });
   const labels = d.labels;
-  if (d.connection.tpmLimit !== null) {
-    noteConnectionTokens(
-      routingState(deps.db),
-      d.connection,
-      o.usage.inputTokens + o.usage.outputTokens,
-    );
-  }
   if (o.usage.inputTokens > 0) deps.metrics.tokens.inc(labels.input, o.usage.inputTokens);
   if (o.usage.outputTokens > 0) deps.metrics.tokens.inc(labels.output, o.usage.outputTokens);
   // A float is fine for a counter and for the limiter's local books; the request log's cost is
   // the exact figure.
   const cost = approximateCost(d.prices, o.usage);
   if (cost !== null && cost > 0) deps.metrics.costUsd.inc(labels.model, cost);
-  o.admission?.settle({ usd: cost ?? 0, tokens: o.usage.inputTokens + o.usage.outputTokens });
+  const tokens = o.usage.inputTokens + o.usage.outputTokens;
+  o.admission?.settle({ usd: cost ?? 0, tokens });
+  o.quota?.settle({ tokens });
 }
 
 /** Output tokens a call may produce on a model when it does not say (no max_tokens, no catalog max). */
@@ -229,7 +215,7 @@ async function admitCall(
   chain: Target[],
   need: { inputTokens: number; maxTokens: number | undefined; kind: ModelKind },
   request: unknown,
-): Promise<{ admission: Admission; chain: Target[] }> {
+): Promise<{ admission: Admission; chain: Target[]; tokens: number }> {
   let maxOut = 0;
   let usd: number | null = 0;
   for (const t of chain) {
@@ -269,7 +255,11 @@ async function admitCall(
     const h = admission.rateLimitHeaders();
     for (const name in h) call.setHeader(name, h[name] as string);
   }
-  return { admission, chain: admission.budgeted ? chain.filter(isPriced) : chain };
+  return {
+    admission,
+    chain: admission.budgeted ? chain.filter(isPriced) : chain,
+    tokens: need.inputTokens + maxOut,
+  };
 }
 
 /** Whether this call reads and fills the exact-match cache: the header wins over the key's default. */
@@ -358,10 +348,30 @@ class ChainFailure extends Error {
 }
 
 /**
+ * Admits one attempt against its connection's RPM/TPM quota through the shared limiter. Undefined:
+ * the connection has no allowance left this minute, `refused` says why.
+ */
+async function admitAttempt(
+  deps: GatewayDeps,
+  checks: readonly LimitCheck[],
+  refused: { error: DomainError | undefined },
+): Promise<Admission | undefined> {
+  try {
+    return await deps.limiter.admit(checks);
+  } catch (e) {
+    if (!(e instanceof DomainError) || e.code !== 'rate_limit_exceeded') throw e;
+    refused.error = e;
+    return undefined;
+  }
+}
+
+/**
  * Tries each target in turn, each with up to `maxRetries` retries on retryable failures (429, 5xx,
- * connection; a timeout goes straight to the next fallback). `run` starts one attempt and resolves
- * once it succeeded (for streams: once the first event arrived). The attempt's signal is the
- * caller's to dispose on success.
+ * connection; a timeout goes straight to the next fallback). Each attempt on a connection with a
+ * quota is admitted against it first; one over its quota is skipped for the next target, and when
+ * every target was skipped so the call is refused with rate_limit_exceeded (a logged `rejected`
+ * row). `run` starts one attempt and resolves once it succeeded (for streams: once the first
+ * event arrived). The attempt's signal and `quota` are the caller's to dispose/settle on success.
  */
 async function runChain<T>(
   deps: GatewayDeps,
@@ -369,6 +379,7 @@ async function runChain<T>(
   chain: Target[],
   tuning: GatewayTuning,
   deadlineAt: number,
+  tokens: number,
   run: (t: Target, a: AttemptSignal) => Promise<T>,
 ): Promise<{
   target: Target;
@@ -376,19 +387,29 @@ async function runChain<T>(
   attempt: AttemptSignal;
   attemptStarted: number;
   finish: Finish;
+  quota: Admission | undefined;
 }> {
   let last: ChainFailure | undefined;
+  const refused: { error: DomainError | undefined } = { error: undefined };
   const state = routingState(deps.db);
   for (const target of chain) {
     for (let attempt = 0; ; attempt++) {
+      // A connection without a quota: no limiter call, not even an await.
+      const checks = connectionLimitChecks(target.deployment.connection, tokens);
+      let quota: Admission | undefined;
+      if (checks.length > 0) {
+        quota = await admitAttempt(deps, checks, refused);
+        if (quota === undefined) break; // over its connection's quota: the next target
+      }
       const a = attemptSignal(call.signal, deadlineAt);
       const attemptStarted = performance.now();
       const finish = beginAttempt(state, target.deployment);
       try {
         const value = await raceAbort(run(target, a), a.signal);
-        return { target, value, attempt: a, attemptStarted, finish };
+        return { target, value, attempt: a, attemptStarted, finish, quota };
       } catch (e) {
         a.dispose();
+        quota?.settle({});
         const err = classify(e, a.why);
         // A model with several deployments cools the failed one down and routes to the next.
         finish({ ok: false, err, cool: target.multi });
@@ -416,8 +437,24 @@ async function runChain<T>(
       }
     }
   }
-  // biome-ignore lint/style/noNonNullAssertion: the chain is never empty (targets() checks)
-  throw last!;
+  if (last !== undefined) throw last;
+  // Every target's connection is over its quota.
+  deps.metrics.rejections.inc({ reason: 'rate_limit' });
+  record(deps, call, deps.clock.now(), performance.now(), {
+    // biome-ignore lint/style/noNonNullAssertion: the chain is never empty (targets() checks)
+    target: chain[0]!,
+    status: 'rejected',
+    errorCode: 'rate_limit_exceeded',
+    usage: zeroUsage,
+    usageEstimated: false,
+    ttftMs: null,
+  });
+  throw new DomainError(
+    'rate_limit_exceeded',
+    // biome-ignore lint/style/noNonNullAssertion: as above
+    `model '${chain[0]!.model.name}' is not available: its connections are over their quota`,
+    { retryAfter: refused.error?.retryAfter ?? 60 },
+  );
 }
 
 function failureOutcome(f: ChainFailure, request: unknown): Outcome {
@@ -465,7 +502,7 @@ export async function chatComplete(
       cacheHit: true,
     };
   }
-  const { admission, chain } = await admitCall(
+  const { admission, chain, tokens } = await admitCall(
     deps,
     call,
     allTargets,
@@ -479,12 +516,13 @@ export async function chatComplete(
   const startedAt = deps.clock.now();
   const started = performance.now();
   try {
-    const { target, value, attempt, attemptStarted, finish } = await runChain(
+    const { target, value, attempt, attemptStarted, finish, quota } = await runChain(
       deps,
       call,
       chain,
       tuning,
       started + deps.config.upstreamTimeoutMs,
+      tokens,
       (t, a) =>
         t.deployment.provider.chat({ ...input, model: t.deployment.upstreamModel }, a.options()),
     );
@@ -501,6 +539,7 @@ export async function chatComplete(
       ttftMs: null,
       bodies: { request: input, response: value },
       admission,
+      quota,
     });
     if (cache.key) {
       deps.responseCache.put(call.principal.userId, cache.key, {
@@ -593,7 +632,7 @@ export async function startChatStream(
       events: replay(cache.hit),
     };
   }
-  const { admission, chain } = await admitCall(
+  const { admission, chain, tokens } = await admitCall(
     deps,
     call,
     allTargets,
@@ -618,6 +657,7 @@ export async function startChatStream(
       chain,
       tuning,
       started + deps.config.upstreamTimeoutMs,
+      tokens,
       async (t, a) => {
         a.limit('ttft', deps.config.upstreamTtftTimeoutMs);
         const it = t.deployment.provider
@@ -640,7 +680,7 @@ export async function startChatStream(
     record(deps, call, startedAt, started, { ...failureOutcome(e, input), admission });
     throw toDomainError(e.error);
   }
-  const { target, value, attempt: a, attemptStarted, finish } = chainResult;
+  const { target, value, attempt: a, attemptStarted, finish, quota } = chainResult;
   const ttftMs = performance.now() - started;
   const upstreamTtftMs = performance.now() - attemptStarted;
   deps.metrics.upstreamTtft.observe(target.deployment.labels.model, upstreamTtftMs / 1000);
@@ -737,6 +777,7 @@ export async function startChatStream(
         usage: finalUsage,
         usageEstimated: usage === undefined,
         admission,
+        quota,
         ttftMs,
         bodies: {
           request: input,
@@ -776,7 +817,7 @@ export async function createEmbeddings(
   const requestBody = { model: input.model, input: texts, dimensions: input.dimensions };
   let inputTokens = 0;
   for (const t of texts) inputTokens += countTextTokens(t);
-  const { admission, chain } = await admitCall(
+  const { admission, chain, tokens } = await admitCall(
     deps,
     call,
     allTargets,
@@ -786,12 +827,13 @@ export async function createEmbeddings(
   const startedAt = deps.clock.now();
   const started = performance.now();
   try {
-    const { target, value, attempt, attemptStarted, finish } = await runChain(
+    const { target, value, attempt, attemptStarted, finish, quota } = await runChain(
       deps,
       call,
       chain,
       tuning,
       started + deps.config.upstreamTimeoutMs,
+      tokens,
       (t, a) =>
         t.deployment.provider.embed(
           {
@@ -814,6 +856,7 @@ export async function createEmbeddings(
       usageEstimated: false,
       ttftMs: null,
       admission,
+      quota,
       bodies: {
         request: requestBody,
         response: { count: value.vectors.length, dimensions: value.vectors[0]?.length ?? 0 },

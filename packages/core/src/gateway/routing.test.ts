@@ -3,6 +3,7 @@ import { createMockProvider } from '@tollgate/providers';
 import { describe, expect, it } from 'vitest';
 import type { LiveConnection } from '../connections/connection-registry.ts';
 import type { CatalogModel } from '../models/models.service.ts';
+import { connectionLimitChecks } from '../spend/checks.ts';
 import {
   beginAttempt,
   DEFAULT_COOLDOWN_MS,
@@ -102,17 +103,28 @@ describe('routing', () => {
     expect(until - performance.now()).toBeGreaterThan(DEFAULT_COOLDOWN_MS);
   });
 
-  it('an over-quota connection is left out and reported', () => {
+  it("a connection's quota is a shared limit on its id; none means no limiter call", () => {
+    expect(connectionLimitChecks(conn('a'), 100)).toEqual([]);
+    // The built-in connections (no id) have no quota.
+    expect(connectionLimitChecks(conn('a', { rpmLimit: 5 }), 100)).toEqual([]);
+    const subject = { kind: 'connection', id: 'c1' };
+    expect(connectionLimitChecks(conn('a', { id: 'c1', rpmLimit: 5, tpmLimit: 900 }), 120)).toEqual(
+      [
+        { subject, metric: 'requests', period: 'minute', cap: 5, amount: 1 },
+        { subject, metric: 'tokens', period: 'minute', cap: 900, amount: 120 },
+      ],
+    );
+    expect(connectionLimitChecks(conn('a', { id: 'c1', tpmLimit: 900 }), 7)).toEqual([
+      { subject, metric: 'tokens', period: 'minute', cap: 900, amount: 7 },
+    ]);
+    // Routing itself no longer filters on quota: the gateway admits each attempt.
     const s = routingState({} as never);
     const conns = new Map([
-      ['a', conn('a', { rpmLimit: 1 })],
+      ['a', conn('a', { id: 'c1', rpmLimit: 1 })],
       ['b', conn('b')],
     ]);
     const m = catalogModel('weighted', ['a', 'b']);
-    const [a] = deploymentsOf(s, m, conns);
-    beginAttempt(s, a as never)({ ok: true, ms: 5 });
     const order = orderDeployments(s, m, deploymentsOf(s, m, conns), Math.random);
-    expect(order.healthy.map((d) => d.connection.name)).toEqual(['b']);
-    expect(order.quotaBlocked).toBe(true);
+    expect(order.healthy.map((d) => d.connection.name).sort()).toEqual(['a', 'b']);
   });
 });

@@ -8,8 +8,9 @@ import type { CatalogModel } from '../models/models.service.ts';
  * Target selection for the gateway (issue #16): a catalog model routes to one or more deployments
  * (connection + upstream model + weight). Healthy deployments are ordered by the model's strategy;
  * cooled-down ones (after a 429/5xx/connection failure/timeout, for the upstream's retry-after or
- * DEFAULT_COOLDOWN_MS) and over-quota ones are skipped before the fallback chain is tried.
- * Routing state lives in this process only (per database, so test files never share it).
+ * DEFAULT_COOLDOWN_MS) come after the fallback chain. Routing state lives in this process only (per
+ * database, so test files never share it); a connection's RPM/TPM quota is not routing state but a
+ * shared limit (spend/checks.ts connectionLimitChecks), admitted per attempt by the gateway.
  */
 
 export type Deployment = {
@@ -51,10 +52,8 @@ export const MAX_COOLDOWN_MS = 5 * 60_000;
 const LATENCY_EWMA = 0.3;
 
 type DeploymentState = { cooledUntil: number; inFlight: number; latencyMs: number | null };
-type QuotaWindow = { startedAt: number; requests: number; tokens: number };
 type RoutingState = {
   deployments: Map<string, DeploymentState>;
-  quotas: Map<string, QuotaWindow>;
   /** Deployments per catalog entry, rebuilt when the catalog or the connections reload. */
   built: WeakMap<CatalogModel, { connections: Map<string, LiveConnection>; list: Deployment[] }>;
 };
@@ -64,7 +63,7 @@ const states = new WeakMap<Kysely<DB>, RoutingState>();
 export function routingState(db: Kysely<DB>): RoutingState {
   let s = states.get(db);
   if (!s) {
-    s = { deployments: new Map(), quotas: new Map(), built: new WeakMap() };
+    s = { deployments: new Map(), built: new WeakMap() };
     states.set(db, s);
   }
   return s;
@@ -132,36 +131,6 @@ export function deploymentsOf(
 }
 
 /**
- * Whether the connection has RPM/TPM left in this minute.
- * TODO(#12): re-point to the shared cross-process limiter (subject {kind:'connection', id}) once
- * it lands; until then the quota holds per process.
- */
-export function connectionHasQuota(s: RoutingState, c: LiveConnection, now: number): boolean {
-  if (c.rpmLimit === null && c.tpmLimit === null) return true;
-  const w = s.quotas.get(c.name);
-  if (!w || now - w.startedAt >= 60_000) return true;
-  if (c.rpmLimit !== null && w.requests >= c.rpmLimit) return false;
-  if (c.tpmLimit !== null && w.tokens >= c.tpmLimit) return false;
-  return true;
-}
-
-function quotaWindow(s: RoutingState, c: LiveConnection, now: number): QuotaWindow | undefined {
-  if (c.rpmLimit === null && c.tpmLimit === null) return undefined;
-  let w = s.quotas.get(c.name);
-  if (!w || now - w.startedAt >= 60_000) {
-    w = { startedAt: now, requests: 0, tokens: 0 };
-    s.quotas.set(c.name, w);
-  }
-  return w;
-}
-
-/** Counts tokens a call on `c` used against its TPM quota. */
-export function noteConnectionTokens(s: RoutingState, c: LiveConnection, tokens: number): void {
-  const w = quotaWindow(s, c, performance.now());
-  if (w) w.tokens += tokens;
-}
-
-/**
  * Weighted random order without replacement: each place is drawn among the deployments left, in
  * proportion to their weights. Plain loops, no sort or wrapper objects: this runs on every call.
  */
@@ -188,24 +157,18 @@ function weightedOrder(list: Deployment[], random: () => number): Deployment[] {
 
 /**
  * The model's deployments in the order to try: healthy ones by strategy, then (as `cooled`) the
- * cooled-down ones, which the caller tries only after the fallback chain. Over-quota ones are left
- * out; `quotaBlocked` says whether any were.
+ * cooled-down ones, which the caller tries only after the fallback chain.
  */
 export function orderDeployments(
   s: RoutingState,
   m: CatalogModel,
   all: Deployment[],
   random: () => number,
-): { healthy: Deployment[]; cooled: Deployment[]; quotaBlocked: boolean } {
+): { healthy: Deployment[]; cooled: Deployment[] } {
   const now = performance.now();
   const healthy: Deployment[] = [];
   const cooled: Deployment[] = [];
-  let quotaBlocked = false;
   for (const d of all) {
-    if (!connectionHasQuota(s, d.connection, now)) {
-      quotaBlocked = true;
-      continue;
-    }
     const st = s.deployments.get(d.key);
     if (st && st.cooledUntil > now) cooled.push(d);
     else healthy.push(d);
@@ -222,7 +185,6 @@ export function orderDeployments(
   return {
     healthy: ordered,
     cooled: cooled.sort((a, b) => cooledUntil(s, a) - cooledUntil(s, b)),
-    quotaBlocked,
   };
 }
 
@@ -231,7 +193,8 @@ const cooledUntil = (s: RoutingState, d: Deployment) => s.deployments.get(d.key)
 const COOLING_KINDS = new Set(['rate_limited', 'server', 'connection', 'timeout']);
 
 /**
- * Starts one attempt on a deployment: counts it in flight and against its connection's RPM. The
+ * Starts one attempt on a deployment: counts it in flight (its connection's quota is admitted by
+ * the caller through the shared limiter). The
  * returned function ends it: a success feeds the latency average, a 429/5xx/connection failure or
  * timeout cools the deployment down when `cool` (the model has another deployment to route to).
  */
@@ -241,9 +204,6 @@ export function beginAttempt(
 ): (result: { ok: true; ms: number } | { ok: false; err: ProviderError; cool: boolean }) => void {
   const st = stateOf(s, d.key);
   st.inFlight++;
-  const now = performance.now();
-  const w = quotaWindow(s, d.connection, now);
-  if (w) w.requests++;
   let ended = false;
   return (r) => {
     if (ended) return;
