@@ -6,7 +6,7 @@ import { scopesOfRole } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError, type DomainErrorCode } from '../errors.ts';
 import { toChatResult } from '../gateway/chat-result.ts';
-import { chatComplete } from '../gateway/gateway.service.ts';
+import { chatComplete, type GatewayDeps } from '../gateway/gateway.service.ts';
 import type { GatewayChatInput } from '../gateway/gateway.types.ts';
 import { defaultTuning, type GatewayTuning } from '../gateway/upstream-call.ts';
 import {
@@ -45,19 +45,8 @@ export type BatchRunOptions = {
 
 export type ChunkOutcome = { succeeded: number; failed: number; retried: number };
 
-type RunnerDeps = Pick<
-  Deps,
-  | 'db'
-  | 'config'
-  | 'log'
-  | 'metrics'
-  | 'providers'
-  | 'clock'
-  | 'requestLog'
-  | 'limiter'
-  | 'responseCache'
-  | 'auth'
->;
+// Every item is a gateway call: the runner needs exactly what the gateway needs.
+type RunnerDeps = GatewayDeps;
 
 const NO_PARTITION = '23514';
 

@@ -53,7 +53,8 @@ import {
   toDomainError,
 } from './upstream-call.ts';
 
-type GatewayDeps = Pick<
+/** What a gateway call needs; callers that run calls themselves (the batch runner) take the same. */
+export type GatewayDeps = Pick<
   Deps,
   | 'db'
   | 'config'
