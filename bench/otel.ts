@@ -9,6 +9,19 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DURATION_S, loadRounds, quick, startChild, startTollgate } from './harness.ts';
 
+// Profiling (bench/NOTES.md): --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/p passes node
+// flags to both Tollgate processes; --on-env=NAME=value sets the "on" process's environment (e.g.
+// OTEL_EXPORTER_OTLP_PROTOCOL=http/json).
+const nodeArgs = process.argv.filter((a) => a.startsWith('--node-arg=')).map((a) => a.slice(11));
+const onEnv = Object.fromEntries(
+  process.argv
+    .filter((a) => a.startsWith('--on-env='))
+    .map((a) => {
+      const [k = '', ...v] = a.slice(9).split('=');
+      return [k, v.join('=')];
+    }),
+);
+
 async function startSink() {
   let batches = 0;
   let bytes = 0;
@@ -34,12 +47,14 @@ async function main() {
   const fake = startChild(['bench/fake-upstream.ts'], {}, /listening on (http:\/\/\S+)/);
   process.on('exit', () => fake.child.kill('SIGTERM'));
   const upstreamUrl = (await fake.matched)[1] as string;
-  const off = await startTollgate(upstreamUrl, {}, 'otel off');
+  const off = await startTollgate(upstreamUrl, { nodeArgs }, 'otel off');
   const on = await startTollgate(
     upstreamUrl,
-    { env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } },
+    { env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, ...onEnv }, nodeArgs },
     'otel on',
   );
+  if (nodeArgs.length > 0)
+    console.error(`serving pids: off ${off.target.pid}, on ${on.target.pid}`);
   try {
     // Warm both up (JIT, pools) before measuring.
     await loadRounds([off.target, on.target], 64, 1);

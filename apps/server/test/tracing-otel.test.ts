@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@tollgate/config';
 import { upsertModel } from '@tollgate/core';
 import { createTestDeps, createTestUser, type TestUser } from '@tollgate/core/testing';
@@ -8,7 +6,10 @@ import { createLogger } from '@tollgate/telemetry';
 import {
   createTestDb,
   type FakeUpstream,
+  type OtlpReceiver,
+  type OtlpSpan,
   startFakeUpstream,
+  startOtlpReceiver,
   type TestDb,
 } from '@tollgate/test-kit';
 import type { FastifyInstance } from 'fastify';
@@ -17,43 +18,11 @@ import { buildServer } from '../src/app.ts';
 import { sdkClients } from './compat-fixtures.ts';
 import { listen } from './helpers.ts';
 
-/** One span as OTLP/JSON carries it (ids hex per the OTLP/JSON mapping). */
-type OtlpSpan = {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes: { key: string; value: Record<string, unknown> }[];
-  status?: { code?: number };
-};
-
 const SERVER = 2;
 const CLIENT = 3;
 
-/** A minimal OTLP/HTTP receiver: POST /v1/traces with JSON bodies, spans kept in order. */
-async function startReceiver(): Promise<{ url: string; spans: OtlpSpan[]; server: Server }> {
-  const spans: OtlpSpan[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.url === '/v1/traces' && req.headers['content-type']?.includes('json')) {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-          resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[];
-        };
-        for (const rs of body.resourceSpans)
-          for (const ss of rs.scopeSpans) spans.push(...ss.spans);
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, server };
-}
-
 const attr = (s: OtlpSpan | undefined, key: string): unknown => {
-  const v = s?.attributes.find((a) => a.key === key)?.value;
+  const v = s?.attributes?.find((a) => a.key === key)?.value;
   if (!v) return undefined;
   const [first] = Object.values(v);
   return typeof first === 'string' && 'intValue' in v ? Number(first) : first;
@@ -62,14 +31,14 @@ const attr = (s: OtlpSpan | undefined, key: string): unknown => {
 let testDb: TestDb;
 let app: FastifyInstance;
 let fake: FakeUpstream;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
+let receiver: OtlpReceiver;
 let url: string;
 let user: TestUser;
 const lines: string[] = [];
 let flush: () => Promise<void>;
 
 beforeAll(async () => {
-  receiver = await startReceiver();
+  receiver = await startOtlpReceiver();
   fake = await startFakeUpstream();
   testDb = await createTestDb();
   const config = loadConfig({
@@ -100,7 +69,7 @@ afterAll(async () => {
   await app?.close();
   await testDb?.drop();
   await fake?.close();
-  receiver?.server.close();
+  await receiver?.close();
 });
 
 /** The spans of one trace once `count` of them have arrived (flushing as it waits). */
@@ -151,6 +120,9 @@ describe('OpenTelemetry GenAI traces over OTLP/HTTP', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l.msg === 'request' && l.route === '/v1/chat/completions');
     expect(line?.traceId).toBe(traceId);
+
+    // OTLP's default encoding, decoded above with the official protobuf definitions.
+    expect(receiver.requests[0]?.contentType).toBe('application/x-protobuf');
   });
 
   it('traces a stream, with usage, ending when the stream does', async () => {

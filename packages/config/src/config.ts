@@ -78,6 +78,11 @@ const EnvSchema = z.object({
   WEBHOOK_ALLOW_HOSTS: list,
   // The OpenTelemetry standard variable: OTLP/HTTP traces go to <endpoint>/v1/traces when set.
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  // The OpenTelemetry standard variable; grpc is not offered (OTLP/HTTP only).
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.preprocess(
+    blankIsUnset,
+    z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+  ),
   TOLLGATE_ADMIN_EMAIL: z.preprocess(blankIsUnset, z.email().optional()),
   TOLLGATE_ADMIN_PASSWORD: z.preprocess(
     blankIsUnset,
@@ -122,6 +127,8 @@ export type Config = Readonly<{
   webhookAllowHosts: readonly string[];
   /** OTEL_EXPORTER_OTLP_ENDPOINT; undefined: tracing is off entirely. */
   otlpEndpoint: string | undefined;
+  /** OTEL_EXPORTER_OTLP_PROTOCOL: the OTLP/HTTP body encoding. */
+  otlpProtocol: 'http/protobuf' | 'http/json';
   admin: Readonly<{ email: string | undefined; password: string | undefined }>;
 }>;
 
@@ -195,6 +202,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: e.METRICS_TOKEN,
     webhookAllowHosts: e.WEBHOOK_ALLOW_HOSTS,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    otlpProtocol: e.OTEL_EXPORTER_OTLP_PROTOCOL,
     admin: { email: e.TOLLGATE_ADMIN_EMAIL, password: e.TOLLGATE_ADMIN_PASSWORD },
   });
 }

@@ -68,6 +68,11 @@ export const configVariables: ReadonlyArray<{ name: string; meaning: string; def
     meaning: 'OpenTelemetry collector (OTLP/HTTP) for traces',
     default: 'tracing off',
   },
+  {
+    name: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+    meaning: 'OTLP/HTTP encoding: http/protobuf or http/json',
+    default: 'http/protobuf',
+  },
   { name: 'TOLLGATE_ADMIN_EMAIL', meaning: "first admin's email", default: 'generated' },
   {
     name: 'TOLLGATE_ADMIN_PASSWORD',

@@ -28,7 +28,7 @@ export function createDeps(opts: {
   const db = opts.db ?? createDb(pool);
   const metrics = createMetrics(new Registry());
   const clock = opts.clock ?? systemClock;
-  const tracing = createTracing({ endpoint: config.otlpEndpoint });
+  const tracing = createTracing({ endpoint: config.otlpEndpoint, protocol: config.otlpProtocol });
   const providers = createProviders(config);
   return {
     db,

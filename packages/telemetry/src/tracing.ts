@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Span, SpanContext, Tracer } from '@opentelemetry/api';
 import type {
   CallOptions,
   ChatRequest,
@@ -10,6 +10,7 @@ import type {
   StreamEvent,
   Usage,
 } from '@tollgate/providers';
+import { type EncodedBatch, ProtoSpanProcessor } from './otlp-proto.ts';
 
 /*
  * OpenTelemetry traces, built only when OTEL_EXPORTER_OTLP_ENDPOINT is set: an HTTP server span
@@ -28,6 +29,8 @@ type Otel = {
   api: typeof import('@opentelemetry/api');
   core: typeof import('@opentelemetry/core');
   exporter: typeof import('@opentelemetry/exporter-trace-otlp-http');
+  exporterBase: typeof import('@opentelemetry/otlp-exporter-base/node-http');
+  transformer: typeof import('@opentelemetry/otlp-transformer');
   resources: typeof import('@opentelemetry/resources');
   sdk: typeof import('@opentelemetry/sdk-trace');
 };
@@ -38,6 +41,8 @@ function loadOtel(): Otel {
     api: require('@opentelemetry/api'),
     core: require('@opentelemetry/core'),
     exporter: require('@opentelemetry/exporter-trace-otlp-http'),
+    exporterBase: require('@opentelemetry/otlp-exporter-base/node-http'),
+    transformer: require('@opentelemetry/otlp-transformer'),
     resources: require('@opentelemetry/resources'),
     sdk: require('@opentelemetry/sdk-trace'),
   };
@@ -64,58 +69,109 @@ export type TracingOptions = {
   endpoint: string;
   serviceName?: string;
   serviceVersion?: string;
+  /** OTEL_EXPORTER_OTLP_PROTOCOL: `http/protobuf` (the default) or `http/json`. */
+  protocol?: 'http/protobuf' | 'http/json';
 };
 
-type Loaded = Otel & { propagator: InstanceType<Otel['core']['W3CTraceContextPropagator']> };
-
 // The packages once loaded: the same modules for every Tracing of the process.
-let loaded: Loaded | undefined;
+let loaded: Otel | undefined;
 
-function otel(): Loaded {
-  if (!loaded) {
-    const m = loadOtel();
-    loaded = { ...m, propagator: new m.core.W3CTraceContextPropagator() };
-  }
+function otel(): Otel {
+  loaded ??= loadOtel();
   return loaded;
 }
 
+/*
+ * W3C trace context (https://www.w3.org/TR/trace-context/), read and written here rather than
+ * through the API's propagator: per request that took a carrier object, a getter, a regex with
+ * look-aheads and two Context copies per hop; this is a few slices. Same rules: a version other
+ * than ff; version 00 exactly 55 characters, later versions at least that (and a dash after);
+ * lower-case hex; all-zero ids invalid. `tracestate` is kept when the caller sent one.
+ */
+const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
+const ZERO_TRACE = '00000000000000000000000000000000';
+const ZERO_SPAN = '0000000000000000';
+
+/** The span context a `traceparent` header names, or undefined when it is absent or invalid. */
+export function parseTraceparent(value: unknown, tracestate?: unknown): SpanContext | undefined {
+  if (typeof value !== 'string') return undefined;
+  const v = value.trim();
+  const version = v.slice(0, 2);
+  if (version === 'ff') return undefined;
+  if (v.length !== 55 && (version === '00' || v.length < 55 || v[55] !== '-')) return undefined;
+  const head = v.length === 55 ? v : v.slice(0, 55);
+  if (!TRACEPARENT.test(head)) return undefined;
+  const traceId = head.slice(3, 35);
+  const spanId = head.slice(36, 52);
+  if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
+  const ctx: SpanContext = {
+    traceId,
+    spanId,
+    traceFlags: Number.parseInt(head.slice(53, 55), 16) & 0xff,
+    isRemote: true,
+  };
+  const state = Array.isArray(tracestate) ? tracestate.join(',') : tracestate;
+  if (typeof state === 'string' && state.length > 0)
+    ctx.traceState = new (otel().core.TraceState)(state);
+  return ctx;
+}
+
+/** The `traceparent` header naming `span` as the parent. */
+export function formatTraceparent(ctx: SpanContext): string {
+  return `00-${ctx.traceId}-${ctx.spanId}-${ctx.traceFlags & 1 ? '01' : '00'}`;
+}
+
 function contextFrom(carrier: Record<string, unknown> | undefined): Context {
-  const { api, propagator } = otel();
-  return carrier
-    ? propagator.extract(api.ROOT_CONTEXT, carrier, api.defaultTextMapGetter)
-    : api.ROOT_CONTEXT;
+  const { api } = otel();
+  const parent = carrier ? parseTraceparent(carrier.traceparent, carrier.tracestate) : undefined;
+  return parent ? api.trace.setSpanContext(api.ROOT_CONTEXT, parent) : api.ROOT_CONTEXT;
 }
 
 function traceparent(span: Span): string {
-  const { api, propagator } = otel();
-  const carrier: Record<string, string> = {};
-  propagator.inject(api.trace.setSpan(api.ROOT_CONTEXT, span), carrier, api.defaultTextMapSetter);
-  return carrier.traceparent ?? '';
+  return formatTraceparent(span.spanContext());
 }
 
 /** Tracing, or undefined (off) without an endpoint. */
 export function createTracing(opts: TracingOptions | { endpoint: undefined }): Tracing | undefined {
   if (opts.endpoint === undefined) return undefined;
   const o = opts as TracingOptions;
-  const { api, exporter: otlp, resources, sdk } = otel();
-  const exporter = new otlp.OTLPTraceExporter({
-    url: `${o.endpoint.replace(/\/+$/, '')}/v1/traces`,
-  });
+  const { api, exporter: otlpJson, exporterBase, resources, sdk, transformer } = otel();
+  const url = `${o.endpoint.replace(/\/+$/, '')}/v1/traces`;
+  const batching = { scheduledDelayMillis: 1000, maxExportBatchSize: 2048 };
+  const processor =
+    o.protocol === 'http/json'
+      ? new sdk.BatchSpanProcessor({
+          exporter: new otlpJson.OTLPTraceExporter({ url }),
+          ...batching,
+          maxQueueSize: 16_384,
+        })
+      : new ProtoSpanProcessor(
+          // The maintained OTLP/HTTP transport (retries, timeout, concurrent-export limit,
+          // OTEL_EXPORTER_OTLP_HEADERS / _TIMEOUT / _COMPRESSION) sends the encoded batches.
+          exporterBase.createOtlpHttpExportDelegate<EncodedBatch, unknown>(
+            exporterBase.convertLegacyHttpOptions({ url }, 'TRACES', 'v1/traces', {
+              'Content-Type': 'application/x-protobuf',
+            }),
+            {
+              serializeRequest: (batch) => batch.bytes,
+              deserializeResponse: (data) =>
+                transformer.ProtobufTraceSerializer.deserializeResponse(data),
+            },
+            'otlp_http_span_exporter',
+            { name: 'span', countItems: (batch) => batch.count },
+            undefined,
+          ),
+          batching,
+        );
   const provider = new sdk.TracerProvider({
     resource: resources.resourceFromAttributes({
       'service.name': o.serviceName ?? 'tollgate',
       ...(o.serviceVersion ? { 'service.version': o.serviceVersion } : {}),
     }),
     // Exported in large batches off the request path: fewer, bigger export requests cost less
-    // per span; the queue holds a few seconds of a busy process's spans (two per model call).
-    spanProcessors: [
-      new sdk.BatchSpanProcessor({
-        exporter,
-        scheduledDelayMillis: 1000,
-        maxExportBatchSize: 2048,
-        maxQueueSize: 16_384,
-      }),
-    ],
+    // per span. Protobuf (the OTLP default): encoded as each span ends (otlp-proto.ts); JSON:
+    // the SDK's batch processor, its queue holding a few seconds of a busy process's spans.
+    spanProcessors: [processor],
   });
   const tracer = provider.getTracer('tollgate');
   return {
