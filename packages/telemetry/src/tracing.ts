@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Attributes, Context, Span, SpanContext, Tracer } from '@opentelemetry/api';
+import type { Attributes, Span, SpanContext } from '@opentelemetry/api';
 import type {
   CallOptions,
   ChatRequest,
@@ -10,6 +10,7 @@ import type {
   StreamEvent,
   Usage,
 } from '@tollgate/providers';
+import { LeanTracer } from './lean-tracer.ts';
 import { type EncodedBatch, ProtoSpanProcessor } from './otlp-proto.ts';
 
 /*
@@ -121,12 +122,6 @@ export function formatTraceparent(ctx: SpanContext): string {
   return `00-${ctx.traceId}-${ctx.spanId}-${ctx.traceFlags & 1 ? '01' : '00'}`;
 }
 
-function contextFrom(carrier: Record<string, unknown> | undefined): Context {
-  const { api } = otel();
-  const parent = carrier ? parseTraceparent(carrier.traceparent, carrier.tracestate) : undefined;
-  return parent ? api.trace.setSpanContext(api.ROOT_CONTEXT, parent) : api.ROOT_CONTEXT;
-}
-
 function traceparent(span: Span): string {
   return formatTraceparent(span.spanContext());
 }
@@ -163,26 +158,26 @@ export function createTracing(opts: TracingOptions | { endpoint: undefined }): T
           ),
           batching,
         );
-  const provider = new sdk.TracerProvider({
+  // Spans from the lean tracer (lean-tracer.ts: the SDK tracer's per-span work is a third of
+  // tracing's cost), exported in large batches off the request path: fewer, bigger export
+  // requests cost less per span. Protobuf (the OTLP default): encoded as each span ends
+  // (otlp-proto.ts); JSON: the SDK's batch processor and exporter.
+  const tracer = new LeanTracer({
     resource: resources.resourceFromAttributes({
       'service.name': o.serviceName ?? 'tollgate',
       ...(o.serviceVersion ? { 'service.version': o.serviceVersion } : {}),
     }),
-    // Exported in large batches off the request path: fewer, bigger export requests cost less
-    // per span. Protobuf (the OTLP default): encoded as each span ends (otlp-proto.ts); JSON:
-    // the SDK's batch processor, its queue holding a few seconds of a busy process's spans.
-    spanProcessors: [processor],
+    scope: { name: 'tollgate' },
+    processor,
+    spanContextOf: (ctx) => api.trace.getSpanContext(ctx),
   });
-  const tracer = provider.getTracer('tollgate');
   return {
     startServerSpan(method, path, headers) {
-      return tracer.startSpan(
+      return tracer.startChild(
         method,
-        {
-          kind: api.SpanKind.SERVER,
-          attributes: { 'http.request.method': method, 'url.path': path },
-        },
-        contextFrom(headers),
+        api.SpanKind.SERVER,
+        { 'http.request.method': method, 'url.path': path },
+        parseTraceparent(headers.traceparent, headers.tracestate),
       );
     },
     endServerSpan(span, method, route, status) {
@@ -198,8 +193,8 @@ export function createTracing(opts: TracingOptions | { endpoint: undefined }): T
         if (p) out[name] = tracedProvider(p, tracer);
       return out;
     },
-    forceFlush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    forceFlush: () => processor.forceFlush(),
+    shutdown: () => processor.shutdown(),
   };
 }
 
@@ -252,20 +247,21 @@ async function inSpan<T>(span: Span, fn: () => Promise<T>): Promise<T> {
 }
 
 /** A provider whose every call is a GenAI client span, its traceparent sent upstream. */
-function tracedProvider(inner: Provider, tracer: Tracer): Provider {
+function tracedProvider(inner: Provider, tracer: LeanTracer): Provider {
   const start = (
     op: 'chat' | 'embeddings',
     req: { model: string; headers?: Record<string, string> },
     extra: Attributes,
-  ) =>
-    tracer.startSpan(
+  ) => {
+    const attributes = requestAttributes(op, inner.name, req.model);
+    for (const k in extra) attributes[k] = extra[k];
+    return tracer.startChild(
       `${op} ${req.model}`,
-      {
-        kind: otel().api.SpanKind.CLIENT,
-        attributes: { ...requestAttributes(op, inner.name, req.model), ...extra },
-      },
-      contextFrom(req.headers),
+      otel().api.SpanKind.CLIENT,
+      attributes,
+      parseTraceparent(req.headers?.traceparent, req.headers?.tracestate),
     );
+  };
   const withParent = (req: ChatRequest, span: Span): ChatRequest => ({
     ...req,
     headers: { ...req.headers, traceparent: traceparent(span) },
