@@ -129,7 +129,7 @@ class LeanSpan implements Span, ReadableSpan {
   get duration(): HrTime {
     if (!this.ended) return [-1, -1];
     const ms = hrToMs(this.endTime) - this.startMs;
-    return msToHr(ms < 0 ? 0 : ms);
+    return msToHr(Math.max(ms, 0));
   }
 
   spanContext(): SpanContext {
@@ -190,7 +190,7 @@ class LeanSpan implements Span, ReadableSpan {
   end(endTime?: TimeInput): void {
     if (this.ended) return;
     const ms = endTime === undefined ? this.nowMs() : hrToMs(toHr(endTime));
-    this.endTime = msToHr(ms < this.startMs ? this.startMs : ms);
+    this.endTime = msToHr(Math.max(ms, this.startMs));
     this.ended = true;
     this.processor.onEnd(this);
   }

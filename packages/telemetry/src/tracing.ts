@@ -182,7 +182,8 @@ export function createTracing(opts: TracingOptions | { endpoint: undefined }): T
     },
     endServerSpan(span, method, route, status) {
       span.updateName(`${method} ${route}`);
-      span.setAttributes({ 'http.route': route, 'http.response.status_code': status });
+      span.setAttribute('http.route', route);
+      span.setAttribute('http.response.status_code', status);
       if (status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR });
       span.end();
     },
@@ -214,15 +215,14 @@ function chatAttributes(req: ChatRequest): Attributes {
   return a;
 }
 
-function usageAttributes(u: Usage): Attributes {
-  const a: Attributes = {
-    'gen_ai.usage.input_tokens': u.inputTokens,
-    'gen_ai.usage.output_tokens': u.outputTokens,
-  };
-  // Only when there are any: every attribute is an object per span in the export.
-  if (u.cachedInputTokens > 0) a['gen_ai.usage.cache_read.input_tokens'] = u.cachedInputTokens;
-  if (u.cacheWriteTokens > 0) a['gen_ai.usage.cache_creation.input_tokens'] = u.cacheWriteTokens;
-  return a;
+function setUsage(span: Span, u: Usage): void {
+  span.setAttribute('gen_ai.usage.input_tokens', u.inputTokens);
+  span.setAttribute('gen_ai.usage.output_tokens', u.outputTokens);
+  // Only when there are any: every attribute is bytes per span in the export.
+  if (u.cachedInputTokens > 0)
+    span.setAttribute('gen_ai.usage.cache_read.input_tokens', u.cachedInputTokens);
+  if (u.cacheWriteTokens > 0)
+    span.setAttribute('gen_ai.usage.cache_creation.input_tokens', u.cacheWriteTokens);
 }
 
 function fail(span: Span, err: unknown): void {
@@ -267,11 +267,9 @@ function tracedProvider(inner: Provider, tracer: LeanTracer): Provider {
     headers: { ...req.headers, traceparent: traceparent(span) },
   });
   const done = (span: Span, r: ChatResponse) => {
-    span.setAttributes({
-      ...usageAttributes(r.usage),
-      'gen_ai.response.id': r.id,
-      'gen_ai.response.finish_reasons': [r.finishReason],
-    });
+    setUsage(span, r.usage);
+    span.setAttribute('gen_ai.response.id', r.id);
+    span.setAttribute('gen_ai.response.finish_reasons', [r.finishReason]);
   };
   const traced: Provider = {
     name: inner.name,
@@ -287,7 +285,7 @@ function tracedProvider(inner: Provider, tracer: LeanTracer): Provider {
       const span = start('chat', req, { ...chatAttributes(req), 'gen_ai.request.stream': true });
       try {
         for await (const ev of inner.chatStream(withParent(req, span), opts)) {
-          if (ev.type === 'usage') span.setAttributes(usageAttributes(ev.usage));
+          if (ev.type === 'usage') setUsage(span, ev.usage);
           else if (ev.type === 'finish')
             span.setAttribute('gen_ai.response.finish_reasons', [ev.finishReason]);
           yield ev;
