@@ -3,7 +3,10 @@
  * fake upstream, one with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a counting OTLP/HTTP sink in
  * this process, one without; c=64 load on /v1/chat/completions in alternating rounds (the
  * machine is shared: see bench/NOTES.md). Goal: CPU per request with export on within 10 % of
- * off. Prints a Markdown table for docs/benchmarks.md; asserts nothing.
+ * off. Prints a Markdown table for docs/benchmarks.md; asserts nothing. Flags: --quick (two
+ * rounds), --node-arg=… (node flags for both Tollgate processes, e.g. --cpu-prof), --on-env=NAME=value
+ * (the "on" process's environment; `--on-env=OTEL_EXPORTER_OTLP_ENDPOINT=` runs an A/A check).
+ * bench/otel-micro.ts measures the tracing path alone.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

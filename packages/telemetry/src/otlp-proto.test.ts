@@ -183,6 +183,19 @@ describe('OTLP protobuf span encoding', () => {
     );
   });
 
+  it("skips spans whose trace is not sampled (a caller's traceparent with flags 00)", async () => {
+    const [sampled] = makeSpans();
+    if (!sampled) throw new Error('no span');
+    const unsampled = Object.create(sampled, {
+      spanContext: { value: () => ({ ...sampled.spanContext(), traceFlags: 0 }) },
+    }) as ReadableSpan;
+    const { processor, batches } = capture();
+    processor.onEnd(unsampled);
+    processor.onEnd(sampled);
+    await processor.forceFlush();
+    expect(batches.map((b) => b.count)).toEqual([1]);
+  });
+
   it('writes varints and hrtimes exactly at their boundaries', () => {
     const w = new ProtoWriter(4);
     for (const v of [0, 127, 128, 16_383, 16_384, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1]) {

@@ -273,13 +273,19 @@ function tracedProvider(inner: Provider, tracer: LeanTracer): Provider {
   };
   const traced: Provider = {
     name: inner.name,
-    chat(req: ChatRequest, opts: CallOptions) {
+    async chat(req: ChatRequest, opts: CallOptions) {
+      // inSpan's shape inline: one async frame per call on the hot path, no closure.
       const span = start('chat', req, chatAttributes(req));
-      return inSpan(span, async () => {
+      try {
         const r = await inner.chat(withParent(req, span), opts);
         done(span, r);
         return r;
-      });
+      } catch (e) {
+        fail(span, e);
+        throw e;
+      } finally {
+        span.end();
+      }
     },
     async *chatStream(req: ChatRequest, opts: CallOptions): AsyncIterable<StreamEvent> {
       const span = start('chat', req, { ...chatAttributes(req), 'gen_ai.request.stream': true });
