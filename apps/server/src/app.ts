@@ -13,7 +13,7 @@ import { registerMetrics, routeLabel } from './metrics-routes.ts';
 import { rememberPrincipal } from './request-principal.ts';
 import { trpcResponseMeta } from './response-meta.ts';
 import { restBridge } from './rest-bridge.ts';
-import { installTracing } from './tracing-hooks.ts';
+import { installTracing, traceHeaders } from './tracing-hooks.ts';
 import { usageCsvRoute } from './usage-csv.ts';
 import { webSessionRoutes } from './web-session.ts';
 import { webRoutes } from './web-static.ts';
@@ -103,7 +103,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', ...r });
   });
 
-  const createContext = makeCreateContext(deps);
+  // With tracing on, gateway calls from /trpc and /api are children of the request's server span.
+  const createContext = makeCreateContext(
+    deps,
+    'trpc',
+    deps.tracing ? (req) => traceHeaders(req, deps.tracing).headers : undefined,
+  );
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: {

@@ -55,6 +55,10 @@ export type Tracing = {
   traceparentOf(span: Span): string;
   /** The providers with a GenAI span around every call. */
   traceProviders(providers: ProviderRegistry): ProviderRegistry;
+  /** An internal span of background work (a batch job chunk): the root of its own trace. */
+  startJobSpan(name: string, attributes: Attributes): Span;
+  /** Ends a job span, marked failed when `error` is given. */
+  endJobSpan(span: Span, error?: unknown): void;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 };
@@ -141,6 +145,13 @@ export function createTracing(opts: TracingOptions | { endpoint: undefined }): T
       for (const [name, p] of Object.entries(providers))
         if (p) out[name] = tracedProvider(p, tracer);
       return out;
+    },
+    startJobSpan(name, attributes) {
+      return tracer.startSpan(name, { kind: api.SpanKind.INTERNAL, attributes }, api.ROOT_CONTEXT);
+    },
+    endJobSpan(span, error) {
+      if (error !== undefined) fail(span, error);
+      span.end();
     },
     forceFlush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
@@ -250,7 +261,10 @@ function tracedProvider(inner: Provider, tracer: Tracer): Provider {
     embed(req: EmbeddingRequest, opts: CallOptions) {
       const span = start('embeddings', req, {});
       return inSpan(span, async () => {
-        const r = await inner.embed(req, opts);
+        const r = await inner.embed(
+          { ...req, headers: { ...req.headers, traceparent: traceparent(span) } },
+          opts,
+        );
         span.setAttribute('gen_ai.usage.input_tokens', r.usage.inputTokens);
         return r;
       });

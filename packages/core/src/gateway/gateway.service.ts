@@ -841,6 +841,7 @@ export async function createEmbeddings(
             model: t.deployment.upstreamModel,
             input: texts,
             ...(input.dimensions !== undefined ? { dimensions: input.dimensions } : {}),
+            ...(input.headers !== undefined ? { headers: input.headers } : {}),
           },
           a.options(),
         ),
