@@ -1,4 +1,4 @@
-import { type BatchChunk, processBatchChunk } from '@tollgate/core';
+import { type BatchChunk, processBatchChunk, purgeStoredObjects } from '@tollgate/core';
 import { createTestUser } from '@tollgate/core/testing';
 import { sql } from 'kysely';
 import OpenAI, { toFile } from 'openai';
@@ -190,6 +190,37 @@ describe('OpenAI Batches through the official openai SDK', () => {
       ['c2', 'batch_cancelled'],
     ]);
     await runBatchJobs();
+  });
+
+  it('output files expire BATCH_RETENTION_DAYS after the batch ends, when the purge removes it', async () => {
+    const file = await upload(env.openai, line('keep', 'mock-echo', 'short-lived'));
+    const b = await env.openai.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
+    const done = await pollUntilEnded(b.id);
+    const out = await env.openai.files.retrieve(done.output_file_id as string);
+    expect(out.expires_at).toBe((done.completed_at as number) + 30 * 86400);
+
+    const uuid = await sql<{ batch_id: string }>`select batch_id from openai_batches
+      where input_file_id = ${file.id}`.execute(env.s.testDb.db);
+    const batchId = uuid.rows[0]?.batch_id as string;
+    await sql`update batches set finished_at = now() - interval '30 days 1 minute'
+      where id = ${batchId}::uuid`.execute(env.s.testDb.db);
+    expect((await purgeStoredObjects(env.s.deps)).batches).toBeGreaterThanOrEqual(1);
+    await expect(env.openai.batches.retrieve(b.id)).rejects.toMatchObject({ status: 404 });
+    await expect(env.openai.files.retrieve(done.output_file_id as string)).rejects.toMatchObject({
+      status: 404,
+    });
+    const items = await sql`select 1 from batch_items where batch_id = ${batchId}::uuid`.execute(
+      env.s.testDb.db,
+    );
+    expect(items.rows).toHaveLength(0);
+    // Billing stays: the item's request-log row is kept (LOG_RETENTION_DAYS governs it).
+    const logged = await sql<{ n: number }>`select count(*)::int as n from request_logs
+      where surface = 'batch' and user_id = ${env.user.id}::uuid`.execute(env.s.testDb.db);
+    expect(logged.rows[0]?.n).toBeGreaterThan(0);
   });
 
   it("someone else's batch and its files are a 404", async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { purgeStoredObjects } from '@tollgate/core';
 import { createTestUser } from '@tollgate/core/testing';
 import { sql } from 'kysely';
 import OpenAI from 'openai';
@@ -372,6 +373,32 @@ describe('stored responses', () => {
     expect(count('/v1/responses/{id}', 'GET')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/responses/{id}', 'DELETE')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/messages/count_tokens', 'POST')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('past RESPONSES_RETENTION_DAYS a stored response is a 404, as previous_response_id too; the purge deletes it', async () => {
+    const old = await env.openai.responses.create({ model: 'mock-echo', input: 'old turn' });
+    const fresh = await env.openai.responses.create({ model: 'mock-echo', input: 'new turn' });
+    expect(env.s.deps.config.responsesRetentionDays).toBe(30);
+    await sql`update responses set created_at = now() - interval '30 days 1 minute'
+      where id = ${old.id}`.execute(env.s.testDb.db);
+    // Hidden at once, before any purge has run.
+    await expect(env.openai.responses.retrieve(old.id)).rejects.toMatchObject({ status: 404 });
+    await expect(
+      env.openai.responses.create({ model: 'mock-echo', input: 'x', previous_response_id: old.id }),
+    ).rejects.toMatchObject({ status: 404, error: { param: 'previous_response_id' } });
+    // The worker's purge deletes the row; the fresh one stays and still chains.
+    const purged = await purgeStoredObjects(env.s.deps);
+    expect(purged.responses).toBeGreaterThanOrEqual(1);
+    const left = await sql<{
+      id: string;
+    }>`select id from responses where id in (${old.id}, ${fresh.id})`.execute(env.s.testDb.db);
+    expect(left.rows.map((r) => r.id)).toEqual([fresh.id]);
+    const next = await env.openai.responses.create({
+      model: 'mock-echo',
+      input: 'again',
+      previous_response_id: fresh.id,
+    });
+    expect(next.previous_response_id).toBe(fresh.id);
   });
 
   it("someone else's response id is a 404, as previous_response_id too", async () => {

@@ -6,6 +6,7 @@ import {
   type BatchResultLine,
   cancelBatch,
   DomainError,
+  expiresAt,
   type GatewayChatResult,
   getBatch,
   getFileContent,
@@ -230,6 +231,7 @@ export async function batchResultFile(kit: CompatKit, who: UserPrincipal, id: st
   const { b, kind, uuid } = await resultFile(kit, who, id);
   let bytes = 0;
   for await (const l of resultLines(kit, who, uuid, kind)) bytes += Buffer.byteLength(l);
+  const expires = expiresAt(new Date(b.finishedAt as string), kit.deps.config.batchRetentionDays);
   return {
     id,
     object: 'file' as const,
@@ -238,7 +240,8 @@ export async function batchResultFile(kit: CompatKit, who: UserPrincipal, id: st
     filename: `${openaiBatchId(uuid)}_${kind === 'out' ? 'output' : 'error'}.jsonl`,
     purpose: 'batch_output',
     status: 'processed' as const,
-    expires_at: null,
+    // The file is made from the batch's results, which go with the batch (BATCH_RETENTION_DAYS).
+    expires_at: expires ? Math.floor(expires.getTime() / 1000) : null,
     status_details: null,
   };
 }
