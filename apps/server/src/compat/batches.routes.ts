@@ -24,7 +24,8 @@ import { openaiToCanonical, toChatCompletion } from './openai.translate.ts';
 const ENDPOINT = '/v1/chat/completions';
 const WINDOW = '24h';
 
-const createBodySchema = z.object({
+/** POST /v1/batches (OpenAI's body; endpoint and window are checked after parsing). */
+export const createBatchBodySchema = z.object({
   input_file_id: z.string().min(1),
   endpoint: z.string(),
   completion_window: z.string(),
@@ -262,7 +263,7 @@ export function registerBatchesRoutes(app: FastifyInstance, kit: CompatKit): voi
 
   app.post('/batches', async (req, reply) => {
     const who = kit.principal(req);
-    const parsed = createBodySchema.safeParse(req.body);
+    const parsed = createBatchBodySchema.safeParse(req.body);
     if (!parsed.success) return kit.sendError(reply, 'openai', kit.invalidBody(parsed.error));
     const body = parsed.data;
     if (body.endpoint !== ENDPOINT)
