@@ -128,9 +128,15 @@ describe('OpenAI Batches through the official openai SDK', () => {
       expect(l.response.body.choices[0]?.message.content).toContain(text);
       expect(l.response.body.usage?.total_tokens).toBeGreaterThan(0);
       // The request id is the request log's: the item was billed like any call.
-      const logged = await sql<{ n: number }>`select count(*)::int as n from request_logs
+      const logged = await sql<{ input_tokens: number; output_tokens: number; cost: string }>`
+        select input_tokens, output_tokens, cost_usd::text as cost from request_logs
         where request_id = ${l.response.request_id}`.execute(env.s.testDb.db);
-      expect(logged.rows[0]?.n).toBe(1);
+      expect(logged.rows).toHaveLength(1);
+      // Exact cost, as numeric(20,10): the mock models are $1 per M input, $2 per M output.
+      const [row] = logged.rows;
+      expect(row?.cost).toBe(
+        (((row?.input_tokens ?? 0) * 1 + (row?.output_tokens ?? 0) * 2) / 1e6).toFixed(10),
+      );
     }
 
     const errs = parseJsonl(

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CompatEnv, startCompatEnv } from './compat-fixtures.ts';
+import { parseSamples, sampleValue } from './metrics-text.ts';
 
 let env: CompatEnv;
 
@@ -80,6 +81,30 @@ describe('OpenAI Files through the official openai SDK', () => {
     expect((await purgeStoredObjects(env.s.deps)).files).toBeGreaterThanOrEqual(1);
     const left = await sql`select 1 from files where id = ${f.id}`.execute(env.s.testDb.db);
     expect(left.rows).toHaveLength(0);
+  });
+
+  it('counts each route by its template in the HTTP metrics', async () => {
+    const f = await env.openai.files.create({
+      file: await toFile(Buffer.from(jsonl), 'counted.jsonl'),
+      purpose: 'batch',
+    });
+    await env.openai.files.list();
+    await env.openai.files.retrieve(f.id);
+    await (await env.openai.files.content(f.id)).text();
+    await env.openai.files.delete(f.id);
+    const res = await env.s.app.inject({ method: 'GET', url: '/metrics' });
+    const samples = parseSamples(res.body);
+    const count = (route: string, method: string) =>
+      sampleValue(samples, 'tollgate_http_request_duration_seconds_count', {
+        route,
+        method,
+        status: '200',
+      });
+    expect(count('/v1/files', 'POST')).toBeGreaterThanOrEqual(1);
+    expect(count('/v1/files', 'GET')).toBeGreaterThanOrEqual(1);
+    expect(count('/v1/files/{id}', 'GET')).toBeGreaterThanOrEqual(1);
+    expect(count('/v1/files/{id}/content', 'GET')).toBeGreaterThanOrEqual(1);
+    expect(count('/v1/files/{id}', 'DELETE')).toBeGreaterThanOrEqual(1);
   });
 
   it("someone else's file is a 404 for every operation", async () => {

@@ -108,7 +108,9 @@ describe('POST /v1/responses to an OpenAI model (native) through the official op
       { model: 'oa-mini', provider: 'openai', status: 'ok', surface: 'openai' },
     ]);
     expect(rows[0]?.input_tokens).toBeGreaterThan(0);
-    expect(Number(rows[0]?.cost_usd)).toBeGreaterThan(0);
+    // Exact cost, as numeric(20,10): oa-mini is $1 per M input and $2 per M output tokens.
+    const { input_tokens: inTok = 0, output_tokens: outTok = 0 } = rows[0] ?? {};
+    expect(rows[0]?.cost_usd).toBe(((inTok * 1 + outTok * 2) / 1e6).toFixed(10));
   });
 
   it('passes reasoning items through to the upstream unchanged', async () => {
