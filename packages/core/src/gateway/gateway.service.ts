@@ -687,36 +687,46 @@ export async function startChatStream(
   deps.metrics.upstreamTtft.observe(target.deployment.labels.model, upstreamTtftMs / 1000);
   a.limit('idle', deps.config.streamIdleTimeoutMs);
 
+  const { it } = value;
+  let text = '';
+  let usage: Usage | undefined;
+  let finished = false;
+  let status: RequestStatus = 'aborted';
+  let failure: ProviderError | null = null;
+  const toolCalls = new Map<number, { id?: string; name: string; arguments: string }>();
+  let finishReason: FinishReason | null = null;
+  let stopSequence: string | undefined;
+  let begun = false;
+  let settled = false;
+
+  /** What the stream has produced so far: billed, logged and cached when it ends. */
+  function take(ev: StreamEvent): void {
+    if (ev.type === 'delta') {
+      if (ev.content) text += ev.content;
+      for (const tc of ev.toolCalls ?? []) {
+        const cur = toolCalls.get(tc.index) ?? { name: '', arguments: '' };
+        if (tc.id) cur.id = tc.id;
+        if (tc.name) cur.name += tc.name;
+        if (tc.arguments) cur.arguments += tc.arguments;
+        toolCalls.set(tc.index, cur);
+      }
+    } else if (ev.type === 'finish') {
+      finished = true;
+      finishReason = ev.finishReason;
+      stopSequence = ev.stopSequence;
+    } else if (ev.type === 'usage') {
+      usage = ev.usage;
+    }
+  }
+
   async function* events(): AsyncGenerator<GatewayStreamEvent> {
-    const { it } = value;
+    begun = true;
+    if (settled) return; // the client left before reading: already recorded as aborted
     let r = value.first;
-    let text = '';
-    let usage: Usage | undefined;
-    let finished = false;
-    let status: RequestStatus = 'aborted';
-    let failure: ProviderError | null = null;
-    const toolCalls = new Map<number, { id?: string; name: string; arguments: string }>();
-    let finishReason: FinishReason | null = null;
-    let stopSequence: string | undefined;
     try {
       while (!r.done) {
         const ev = r.value;
-        if (ev.type === 'delta') {
-          if (ev.content) text += ev.content;
-          for (const tc of ev.toolCalls ?? []) {
-            const cur = toolCalls.get(tc.index) ?? { name: '', arguments: '' };
-            if (tc.id) cur.id = tc.id;
-            if (tc.name) cur.name += tc.name;
-            if (tc.arguments) cur.arguments += tc.arguments;
-            toolCalls.set(tc.index, cur);
-          }
-        } else if (ev.type === 'finish') {
-          finished = true;
-          finishReason = ev.finishReason;
-          stopSequence = ev.stopSequence;
-        } else if (ev.type === 'usage') {
-          usage = ev.usage;
-        }
+        take(ev);
         yield ev;
         a.limit('idle', deps.config.streamIdleTimeoutMs);
         try {
@@ -736,64 +746,87 @@ export async function startChatStream(
       }
       status = 'ok';
     } finally {
-      // A consumer that stopped after finish + usage got everything: that is a success.
-      if (status === 'aborted' && finished && usage) status = 'ok';
-      a.dispose();
-      // The stream was in flight until now; its latency for routing is its time to first token.
-      if (failure) finish({ ok: false, err: failure, cool: target.multi });
-      else finish({ ok: true, ms: upstreamTtftMs });
-      if (status !== 'ok') {
-        a.abort();
-        void Promise.resolve(it.return?.()).catch(() => {});
-      }
-      observeAttempt(
-        deps,
-        target,
-        (performance.now() - attemptStarted) / 1000,
-        status === 'ok' ? null : (failure ?? classify(null, { reason: 'client' })),
-      );
-      const toolText = [...toolCalls.values()].map((t) => t.name + t.arguments).join('');
-      const finalUsage = usage ?? estimateUsage(input, text + toolText);
-      if (status === 'ok' && cache.key && finishReason !== null) {
-        deps.responseCache.put(call.principal.userId, cache.key, {
-          model: target.model.name,
-          provider: target.model.provider,
-          content: text.length > 0 || toolCalls.size === 0 ? text : null,
-          toolCalls: [...toolCalls.values()].map(
-            (t, i): ToolCall => ({
-              id: t.id ?? `call_${i}`,
-              type: 'function',
-              function: { name: t.name, arguments: t.arguments },
-            }),
-          ),
-          finishReason,
-          ...(stopSequence !== undefined ? { stopSequence } : {}),
-          usage: finalUsage,
-        });
-      }
-      record(deps, call, startedAt, started, {
-        target,
-        status,
-        errorCode: failure ? domainCodeOf(failure.kind) : null,
-        usage: finalUsage,
-        usageEstimated: usage === undefined,
-        admission,
-        quota,
-        ttftMs,
-        bodies: {
-          request: input,
-          response: {
-            content: text,
-            toolCalls: [...toolCalls.values()],
-            finishReason,
-            // As the non-stream row's body (the provider's ChatResponse) carries it.
-            ...(stopSequence !== undefined ? { stopSequence } : {}),
-            ...(failure ? { error: failure.kind } : {}),
-          },
-        },
-      });
+      settle();
     }
   }
+
+  /**
+   * Once per stream, however it ends: the upstream closed unless it finished, routing and metrics
+   * told, the cache filled, the reservation settled and the request-log row written.
+   */
+  function settle(): void {
+    if (settled) return;
+    settled = true;
+    call.signal.removeEventListener('abort', leftBeforeReading);
+    // A consumer that stopped after finish + usage got everything: that is a success.
+    if (status === 'aborted' && finished && usage) status = 'ok';
+    a.dispose();
+    // The stream was in flight until now; its latency for routing is its time to first token.
+    if (failure) finish({ ok: false, err: failure, cool: target.multi });
+    else finish({ ok: true, ms: upstreamTtftMs });
+    if (status !== 'ok') {
+      a.abort();
+      void Promise.resolve(it.return?.()).catch(() => {});
+    }
+    observeAttempt(
+      deps,
+      target,
+      (performance.now() - attemptStarted) / 1000,
+      status === 'ok' ? null : (failure ?? classify(null, { reason: 'client' })),
+    );
+    const toolText = [...toolCalls.values()].map((t) => t.name + t.arguments).join('');
+    const finalUsage = usage ?? estimateUsage(input, text + toolText);
+    if (status === 'ok' && cache.key && finishReason !== null) {
+      deps.responseCache.put(call.principal.userId, cache.key, {
+        model: target.model.name,
+        provider: target.model.provider,
+        content: text.length > 0 || toolCalls.size === 0 ? text : null,
+        toolCalls: [...toolCalls.values()].map(
+          (t, i): ToolCall => ({
+            id: t.id ?? `call_${i}`,
+            type: 'function',
+            function: { name: t.name, arguments: t.arguments },
+          }),
+        ),
+        finishReason,
+        ...(stopSequence !== undefined ? { stopSequence } : {}),
+        usage: finalUsage,
+      });
+    }
+    record(deps, call, startedAt, started, {
+      target,
+      status,
+      errorCode: failure ? domainCodeOf(failure.kind) : null,
+      usage: finalUsage,
+      usageEstimated: usage === undefined,
+      admission,
+      quota,
+      ttftMs,
+      bodies: {
+        request: input,
+        response: {
+          content: text,
+          toolCalls: [...toolCalls.values()],
+          finishReason,
+          // As the non-stream row's body (the provider's ChatResponse) carries it.
+          ...(stopSequence !== undefined ? { stopSequence } : {}),
+          ...(failure ? { error: failure.kind } : {}),
+        },
+      },
+    });
+  }
+
+  // A client that hangs up before the consumer reads the first event (e.g. while the stream's
+  // headers are written) leaves the generator unstarted, and an unstarted generator's `finally`
+  // never runs: without this the call would hold its reservation and upstream connection and
+  // write no request-log row. It is billed as aborted with what the upstream had produced.
+  function leftBeforeReading(): void {
+    if (begun) return;
+    if (!value.first.done) take(value.first.value); // produced upstream, so billed
+    settle();
+  }
+  if (call.signal.aborted) leftBeforeReading();
+  else call.signal.addEventListener('abort', leftBeforeReading, { once: true });
 
   return {
     model: target.model.name,
