@@ -470,17 +470,19 @@ function failureOutcome(f: ChainFailure, request: unknown): Outcome {
   };
 }
 
-function unixSeconds(d: Date): number {
-  return Math.floor(d.getTime() / 1000);
-}
-
-/** A non-streaming chat call through the catalog, retries and fallbacks; recorded either way. */
-export async function chatComplete(
+/**
+ * What every chat call does before the upstream: the catalog's targets, then the cache (a hit is
+ * recorded and answered from it), then admission against budgets and rate limits.
+ */
+async function beginChat(
   deps: GatewayDeps,
   input: GatewayChatInput,
   call: CallContext,
-  tuning: GatewayTuning = defaultTuning,
-): Promise<GatewayChatResult> {
+  tuning: GatewayTuning,
+): Promise<
+  | { kind: 'hit'; hit: CachedChat; startedAt: Date }
+  | ({ kind: 'call'; cacheKey: Buffer | undefined } & Awaited<ReturnType<typeof admitCall>>)
+> {
   const allTargets = await targets(
     deps,
     input.model,
@@ -492,18 +494,9 @@ export async function chatComplete(
   const cache = await cacheLookup(deps, call, input);
   if (cache.hit) {
     const startedAt = recordCacheHit(deps, call, allTargets, cache.hit, input);
-    const { model, provider, ...answer } = cache.hit;
-    return {
-      id: `cache-${call.requestId}`,
-      ...answer,
-      model,
-      provider,
-      requestId: call.requestId,
-      created: unixSeconds(startedAt),
-      cacheHit: true,
-    };
+    return { kind: 'hit', hit: cache.hit, startedAt };
   }
-  const { admission, chain, tokens } = await admitCall(
+  const admitted = await admitCall(
     deps,
     call,
     allTargets,
@@ -514,6 +507,34 @@ export async function chatComplete(
     },
     input,
   );
+  return { kind: 'call', cacheKey: cache.key, ...admitted };
+}
+
+function unixSeconds(d: Date): number {
+  return Math.floor(d.getTime() / 1000);
+}
+
+/** A non-streaming chat call through the catalog, retries and fallbacks; recorded either way. */
+export async function chatComplete(
+  deps: GatewayDeps,
+  input: GatewayChatInput,
+  call: CallContext,
+  tuning: GatewayTuning = defaultTuning,
+): Promise<GatewayChatResult> {
+  const prepared = await beginChat(deps, input, call, tuning);
+  if (prepared.kind === 'hit') {
+    const { model, provider, ...answer } = prepared.hit;
+    return {
+      id: `cache-${call.requestId}`,
+      ...answer,
+      model,
+      provider,
+      requestId: call.requestId,
+      created: unixSeconds(prepared.startedAt),
+      cacheHit: true,
+    };
+  }
+  const { admission, chain, tokens, cacheKey } = prepared;
   const startedAt = deps.clock.now();
   const started = performance.now();
   try {
@@ -542,8 +563,8 @@ export async function chatComplete(
       admission,
       quota,
     });
-    if (cache.key) {
-      deps.responseCache.put(call.principal.userId, cache.key, {
+    if (cacheKey) {
+      deps.responseCache.put(call.principal.userId, cacheKey, {
         model: target.model.name,
         provider: target.model.provider,
         content: value.content,
@@ -613,37 +634,18 @@ export async function startChatStream(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayStream> {
-  const allTargets = await targets(
-    deps,
-    input.model,
-    'chat',
-    call.principal,
-    tuning,
-    input.max_tokens,
-  );
-  const cache = await cacheLookup(deps, call, input);
-  if (cache.hit) {
-    const startedAt = recordCacheHit(deps, call, allTargets, cache.hit, input);
+  const prepared = await beginChat(deps, input, call, tuning);
+  if (prepared.kind === 'hit') {
     return {
-      model: cache.hit.model,
-      provider: cache.hit.provider,
+      model: prepared.hit.model,
+      provider: prepared.hit.provider,
       requestId: call.requestId,
-      created: unixSeconds(startedAt),
+      created: unixSeconds(prepared.startedAt),
       cacheHit: true,
-      events: replay(cache.hit),
+      events: replay(prepared.hit),
     };
   }
-  const { admission, chain, tokens } = await admitCall(
-    deps,
-    call,
-    allTargets,
-    {
-      inputTokens: countInputTokens(input.messages),
-      maxTokens: input.max_tokens,
-      kind: 'chat',
-    },
-    input,
-  );
+  const { admission, chain, tokens, cacheKey } = prepared;
   const startedAt = deps.clock.now();
   const started = performance.now();
   let chainResult: Awaited<
@@ -776,8 +778,8 @@ export async function startChatStream(
     );
     const toolText = [...toolCalls.values()].map((t) => t.name + t.arguments).join('');
     const finalUsage = usage ?? estimateUsage(input, text + toolText);
-    if (status === 'ok' && cache.key && finishReason !== null) {
-      deps.responseCache.put(call.principal.userId, cache.key, {
+    if (status === 'ok' && cacheKey && finishReason !== null) {
+      deps.responseCache.put(call.principal.userId, cacheKey, {
         model: target.model.name,
         provider: target.model.provider,
         content: text.length > 0 || toolCalls.size === 0 ? text : null,
