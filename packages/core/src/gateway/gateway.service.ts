@@ -534,62 +534,91 @@ export async function chatComplete(
       cacheHit: true,
     };
   }
-  const { admission, chain, tokens, cacheKey } = prepared;
+  const { target, value, startedAt } = await callChain(
+    deps,
+    call,
+    prepared,
+    tuning,
+    input,
+    (t, a) =>
+      t.deployment.provider.chat({ ...input, model: t.deployment.upstreamModel }, a.options()),
+    (value) => ({ usage: value.usage, response: value }),
+  );
+  if (prepared.cacheKey) {
+    deps.responseCache.put(call.principal.userId, prepared.cacheKey, {
+      model: target.model.name,
+      provider: target.model.provider,
+      content: value.content,
+      toolCalls: value.toolCalls,
+      finishReason: value.finishReason,
+      ...(value.stopSequence !== undefined ? { stopSequence: value.stopSequence } : {}),
+      usage: value.usage,
+    });
+  }
+  return {
+    ...value,
+    model: target.model.name,
+    provider: target.deployment.connection.providerLabel,
+    requestId: call.requestId,
+    created: unixSeconds(startedAt),
+    cacheHit: false,
+  };
+}
+
+/**
+ * One non-streaming call over an admitted chain: the attempt that answers is recorded `ok` with
+ * the usage and response body `outcome` makes of it; a chain that fails is recorded as failed and
+ * thrown as its domain error. The admission is settled either way.
+ */
+async function callChain<T>(
+  deps: GatewayDeps,
+  call: CallContext,
+  admitted: { admission: Admission; chain: Target[]; tokens: number },
+  tuning: GatewayTuning,
+  request: unknown,
+  run: (t: Target, a: AttemptSignal) => Promise<T>,
+  outcome: (value: T) => { usage: Usage; response: unknown },
+): Promise<{ target: Target; value: T; startedAt: Date }> {
+  const { admission } = admitted;
   const startedAt = deps.clock.now();
   const started = performance.now();
+  let done: Awaited<ReturnType<typeof runChain<T>>>;
   try {
-    const { target, value, attempt, attemptStarted, finish, quota } = await runChain(
+    done = await runChain(
       deps,
       call,
-      chain,
+      admitted.chain,
       tuning,
       started + deps.config.upstreamTimeoutMs,
-      tokens,
-      (t, a) =>
-        t.deployment.provider.chat({ ...input, model: t.deployment.upstreamModel }, a.options()),
+      admitted.tokens,
+      run,
     );
-    attempt.dispose();
-    const ms = performance.now() - attemptStarted;
-    finish({ ok: true, ms });
-    observeAttempt(deps, target, ms / 1000, null);
-    record(deps, call, startedAt, started, {
-      target,
-      status: 'ok',
-      errorCode: null,
-      usage: value.usage,
-      usageEstimated: false,
-      ttftMs: null,
-      bodies: { request: input, response: value },
-      admission,
-      quota,
-    });
-    if (cacheKey) {
-      deps.responseCache.put(call.principal.userId, cacheKey, {
-        model: target.model.name,
-        provider: target.model.provider,
-        content: value.content,
-        toolCalls: value.toolCalls,
-        finishReason: value.finishReason,
-        ...(value.stopSequence !== undefined ? { stopSequence: value.stopSequence } : {}),
-        usage: value.usage,
-      });
-    }
-    return {
-      ...value,
-      model: target.model.name,
-      provider: target.deployment.connection.providerLabel,
-      requestId: call.requestId,
-      created: unixSeconds(startedAt),
-      cacheHit: false,
-    };
   } catch (e) {
     if (!(e instanceof ChainFailure)) {
       admission.settle({});
       throw e;
     }
-    record(deps, call, startedAt, started, { ...failureOutcome(e, input), admission });
+    record(deps, call, startedAt, started, { ...failureOutcome(e, request), admission });
     throw toDomainError(e.error);
   }
+  const { target, value, attempt, attemptStarted, finish, quota } = done;
+  attempt.dispose();
+  const ms = performance.now() - attemptStarted;
+  finish({ ok: true, ms });
+  observeAttempt(deps, target, ms / 1000, null);
+  const { usage, response } = outcome(value);
+  record(deps, call, startedAt, started, {
+    target,
+    status: 'ok',
+    errorCode: null,
+    usage,
+    usageEstimated: false,
+    ttftMs: null,
+    bodies: { request, response },
+    admission,
+    quota,
+  });
+  return { target, value, startedAt };
 }
 
 /** A cached answer replayed as the events its stream would have had. */
@@ -853,64 +882,38 @@ export async function createEmbeddings(
   const requestBody = { model: input.model, input: texts, dimensions: input.dimensions };
   let inputTokens = 0;
   for (const t of texts) inputTokens += countTextTokens(t);
-  const { admission, chain, tokens } = await admitCall(
+  const admitted = await admitCall(
     deps,
     call,
     allTargets,
     { inputTokens, maxTokens: undefined, kind: 'embedding' },
     requestBody,
   );
-  const startedAt = deps.clock.now();
-  const started = performance.now();
-  try {
-    const { target, value, attempt, attemptStarted, finish, quota } = await runChain(
-      deps,
-      call,
-      chain,
-      tuning,
-      started + deps.config.upstreamTimeoutMs,
-      tokens,
-      (t, a) =>
-        t.deployment.provider.embed(
-          {
-            model: t.deployment.upstreamModel,
-            input: texts,
-            ...(input.dimensions !== undefined ? { dimensions: input.dimensions } : {}),
-          },
-          a.options(),
-        ),
-    );
-    attempt.dispose();
-    const ms = performance.now() - attemptStarted;
-    finish({ ok: true, ms });
-    observeAttempt(deps, target, ms / 1000, null);
-    record(deps, call, startedAt, started, {
-      target,
-      status: 'ok',
-      errorCode: null,
+  const { target, value } = await callChain(
+    deps,
+    call,
+    admitted,
+    tuning,
+    requestBody,
+    (t, a) =>
+      t.deployment.provider.embed(
+        {
+          model: t.deployment.upstreamModel,
+          input: texts,
+          ...(input.dimensions !== undefined ? { dimensions: input.dimensions } : {}),
+        },
+        a.options(),
+      ),
+    (value) => ({
       usage: { ...zeroUsage, inputTokens: value.usage.inputTokens },
-      usageEstimated: false,
-      ttftMs: null,
-      admission,
-      quota,
-      bodies: {
-        request: requestBody,
-        response: { count: value.vectors.length, dimensions: value.vectors[0]?.length ?? 0 },
-      },
-    });
-    return {
-      model: target.model.name,
-      provider: target.deployment.connection.providerLabel,
-      requestId: call.requestId,
-      vectors: value.vectors,
-      usage: value.usage,
-    };
-  } catch (e) {
-    if (!(e instanceof ChainFailure)) {
-      admission.settle({});
-      throw e;
-    }
-    record(deps, call, startedAt, started, { ...failureOutcome(e, requestBody), admission });
-    throw toDomainError(e.error);
-  }
+      response: { count: value.vectors.length, dimensions: value.vectors[0]?.length ?? 0 },
+    }),
+  );
+  return {
+    model: target.model.name,
+    provider: target.deployment.connection.providerLabel,
+    requestId: call.requestId,
+    vectors: value.vectors,
+    usage: value.usage,
+  };
 }
