@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CompatEnv, startCompatEnv } from './compat-fixtures.ts';
-import { parseSamples, sampleValue } from './metrics-text.ts';
+import { httpRouteCounts } from './metrics-text.ts';
 
 let env: CompatEnv;
 
@@ -297,14 +297,7 @@ describe('OpenAI Batches through the official openai SDK', () => {
   });
 
   it('counts each route by its template in the HTTP metrics', async () => {
-    const res = await env.s.app.inject({ method: 'GET', url: '/metrics' });
-    const samples = parseSamples(res.body);
-    const count = (route: string, method: string) =>
-      sampleValue(samples, 'tollgate_http_request_duration_seconds_count', {
-        route,
-        method,
-        status: '200',
-      });
+    const count = await httpRouteCounts(env.s.app);
     expect(count('/v1/batches', 'POST')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/batches', 'GET')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/batches/{id}', 'GET')).toBeGreaterThanOrEqual(1);

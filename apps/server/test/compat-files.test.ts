@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CompatEnv, startCompatEnv } from './compat-fixtures.ts';
-import { parseSamples, sampleValue } from './metrics-text.ts';
+import { httpRouteCounts } from './metrics-text.ts';
 
 let env: CompatEnv;
 
@@ -92,14 +92,7 @@ describe('OpenAI Files through the official openai SDK', () => {
     await env.openai.files.retrieve(f.id);
     await (await env.openai.files.content(f.id)).text();
     await env.openai.files.delete(f.id);
-    const res = await env.s.app.inject({ method: 'GET', url: '/metrics' });
-    const samples = parseSamples(res.body);
-    const count = (route: string, method: string) =>
-      sampleValue(samples, 'tollgate_http_request_duration_seconds_count', {
-        route,
-        method,
-        status: '200',
-      });
+    const count = await httpRouteCounts(env.s.app);
     expect(count('/v1/files', 'POST')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/files', 'GET')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/files/{id}', 'GET')).toBeGreaterThanOrEqual(1);

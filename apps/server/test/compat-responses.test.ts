@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CompatEnv, startCompatEnv } from './compat-fixtures.ts';
-import { parseSamples, sampleValue } from './metrics-text.ts';
+import { httpRouteCounts } from './metrics-text.ts';
 
 let env: CompatEnv;
 
@@ -363,14 +363,7 @@ describe('stored responses', () => {
       model: 'mock-echo',
       messages: [{ role: 'user', content: 'x' }],
     });
-    const res = await env.s.app.inject({ method: 'GET', url: '/metrics' });
-    const samples = parseSamples(res.body);
-    const count = (route: string, method: string) =>
-      sampleValue(samples, 'tollgate_http_request_duration_seconds_count', {
-        route,
-        method,
-        status: '200',
-      });
+    const count = await httpRouteCounts(env.s.app);
     expect(count('/v1/responses', 'POST')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/responses/{id}', 'GET')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/responses/{id}', 'DELETE')).toBeGreaterThanOrEqual(1);
