@@ -234,6 +234,40 @@ describe('OpenTelemetry GenAI traces over OTLP/HTTP', () => {
     expect(upstream?.headers.traceparent).toBe(`00-${t.traceId}-${genai?.spanId}-01`);
   });
 
+  it('a tRPC chat.stream subscription (SSE) is a GenAI span under its server span', async () => {
+    fake.script('POST /v1/chat/completions', [{ stream: ['x ', 'y'] }]);
+    const t = callerTrace();
+    const input = {
+      model: 'oa-mini',
+      messages: [{ role: 'user', content: 'stream via trpc' }],
+      requestId: randomBytes(8).toString('hex'),
+    };
+    const res = await fetch(
+      `${url}/trpc/chat.stream?input=${encodeURIComponent(JSON.stringify(input))}`,
+      {
+        headers: {
+          authorization: `Bearer ${user.apiKey}`,
+          accept: 'text/event-stream',
+          traceparent: t.traceparent,
+        },
+      },
+    );
+    expect(res.status).toBe(200);
+    // The subscription ends after its last event; tRPC then sends a `return` event.
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('"finish"') && !text.includes('event: return')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+    await reader.cancel();
+    expect(text).toContain('"delta"');
+    const { genai } = await serverAndGenAi(t.traceId, t.spanId, 'GET /trpc/chat.stream');
+    expect(attr(genai, 'gen_ai.request.stream')).toBe(true);
+    expect(attr(genai, 'gen_ai.operation.name')).toBe('chat');
+  });
+
   it('a REST bridge call (/api/chat/completions) is a GenAI span under its server span', async () => {
     const t = callerTrace();
     const res = await app.inject({
