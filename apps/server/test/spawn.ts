@@ -24,8 +24,12 @@ export type Running = {
  * `node apps/server/src/main.js` as `pnpm start` runs it, with a clean environment: nothing from
  * the test runner's env leaks in except PATH/HOME, and `.env` cannot add a DATABASE_URL.
  */
-export function startTollgate(env: Record<string, string>, args: string[] = []): Running {
-  const proc = spawn(nodeBin, [mainEntry, ...args], {
+export function startTollgate(
+  env: Record<string, string>,
+  args: string[] = [],
+  nodeArgs: string[] = [],
+): Running {
+  const proc = spawn(nodeBin, [...nodeArgs, mainEntry, ...args], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',
