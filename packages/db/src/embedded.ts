@@ -129,9 +129,9 @@ function runsPostgres(pid: number): boolean | undefined {
 }
 
 /**
- * The live process that owns a running postmaster, if any. Postgres is our child (spawned
- * detached, but still our child), so while its owner lives its parent is the pid in the owner
- * file; after a `kill -9` it is re-parented (to init or a subreaper) and the owner is gone. Both
+ * The live process that owns a running postmaster, if any. Postgres is its owner's child (spawned
+ * detached, but still a child; under `pnpm start` the supervisor runs it for the preparing child:
+ * EmbeddedOptions.spawn), so while its owner lives its parent is the pid in the owner file; after a `kill -9` it is re-parented (to init or a subreaper) and the owner is gone. Both
  * are checked: a recycled owner pid is not mistaken for a live owner.
  */
 function liveOwner(dataDir: string, postmasterPid: number): Owner | undefined {
