@@ -36,7 +36,7 @@ const consoleErrors: string[] = [];
 
 async function startServer(): Promise<string> {
   // With its worker: the batch steps need one.
-  server = spawn(nodeBin, [join(repoRoot, 'apps/server/src/main.ts')], {
+  server = spawn(nodeBin, [join(repoRoot, 'apps/server/src/main.js')], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',
