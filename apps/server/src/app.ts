@@ -13,7 +13,7 @@ import { registerMetrics, routeLabel } from './metrics-routes.ts';
 import { rememberPrincipal } from './request-principal.ts';
 import { trpcResponseMeta } from './response-meta.ts';
 import { restBridge } from './rest-bridge.ts';
-import { installTracing } from './tracing-hooks.ts';
+import { installTracing, traceHeaders } from './tracing-hooks.ts';
 import { usageCsvRoute } from './usage-csv.ts';
 import { webSessionRoutes } from './web-session.ts';
 import { webRoutes } from './web-static.ts';
@@ -24,7 +24,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Node's default, stated: a bigger header block is answered 431 and the connection closed. */
 export const MAX_HEADER_BYTES = 16 * 1024;
 
-/** The whole HTTP surface, not listening: tests `inject()` into it, main.ts listens. */
+/** The whole HTTP surface, not listening: tests `inject()` into it, serve.ts listens. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
@@ -103,7 +103,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', ...r });
   });
 
-  const createContext = makeCreateContext(deps);
+  // With tracing on, gateway calls from /trpc and /api are children of the request's server span.
+  const createContext = makeCreateContext(
+    deps,
+    'trpc',
+    deps.tracing ? (req) => traceHeaders(req, deps.tracing).headers : undefined,
+  );
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: {

@@ -3,6 +3,12 @@ import type { Deps } from '@tollgate/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fastifyTRPCOpenApiPlugin } from 'trpc-to-openapi';
 import { batchRoutes } from './batch-routes.ts';
+import {
+  ANTHROPIC_TAG,
+  compatOpenApiPaths,
+  compatSecuritySchemes,
+  OPENAI_TAG,
+} from './compat/compat.openapi.ts';
 import { lazyDocsRoutes } from './lazy-docs.ts';
 import { rememberPrincipal } from './request-principal.ts';
 import { trpcResponseMeta } from './response-meta.ts';
@@ -79,7 +85,22 @@ export async function restBridge(app: FastifyInstance, opts: Options): Promise<v
   // Built on first request: generating it walks every procedure's zod schemas (cold route).
   let document: ReturnType<typeof createOpenApiDocument> | undefined;
   app.get('/openapi.json', async () => {
-    document ??= createOpenApiDocument('/api', '0.1.0');
+    document ??= createOpenApiDocument('/api', '0.1.0', {
+      paths: compatOpenApiPaths(),
+      securitySchemes: compatSecuritySchemes,
+      tags: [
+        {
+          name: OPENAI_TAG,
+          description:
+            "OpenAI's wire format at /v1 (official openai SDKs); errors in OpenAI's shape",
+        },
+        {
+          name: ANTHROPIC_TAG,
+          description:
+            "Anthropic's wire format at /v1/messages (official @anthropic-ai/sdk); errors in Anthropic's shape",
+        },
+      ],
+    });
     return document;
   });
   lazyDocsRoutes(app, { url: '/openapi.json', title: 'Tollgate API' });

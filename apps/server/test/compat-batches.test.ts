@@ -1,10 +1,10 @@
-import { type BatchChunk, processBatchChunk } from '@tollgate/core';
+import { type BatchChunk, processBatchChunk, purgeStoredObjects } from '@tollgate/core';
 import { createTestUser } from '@tollgate/core/testing';
 import { sql } from 'kysely';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CompatEnv, startCompatEnv } from './compat-fixtures.ts';
-import { parseSamples, sampleValue } from './metrics-text.ts';
+import { httpRouteCounts } from './metrics-text.ts';
 
 let env: CompatEnv;
 
@@ -128,9 +128,15 @@ describe('OpenAI Batches through the official openai SDK', () => {
       expect(l.response.body.choices[0]?.message.content).toContain(text);
       expect(l.response.body.usage?.total_tokens).toBeGreaterThan(0);
       // The request id is the request log's: the item was billed like any call.
-      const logged = await sql<{ n: number }>`select count(*)::int as n from request_logs
+      const logged = await sql<{ input_tokens: number; output_tokens: number; cost: string }>`
+        select input_tokens, output_tokens, cost_usd::text as cost from request_logs
         where request_id = ${l.response.request_id}`.execute(env.s.testDb.db);
-      expect(logged.rows[0]?.n).toBe(1);
+      expect(logged.rows).toHaveLength(1);
+      // Exact cost, as numeric(20,10): the mock models are $1 per M input, $2 per M output.
+      const [row] = logged.rows;
+      expect(row?.cost).toBe(
+        (((row?.input_tokens ?? 0) * 1 + (row?.output_tokens ?? 0) * 2) / 1e6).toFixed(10),
+      );
     }
 
     const errs = parseJsonl(
@@ -190,6 +196,37 @@ describe('OpenAI Batches through the official openai SDK', () => {
       ['c2', 'batch_cancelled'],
     ]);
     await runBatchJobs();
+  });
+
+  it('output files expire BATCH_RETENTION_DAYS after the batch ends, when the purge removes it', async () => {
+    const file = await upload(env.openai, line('keep', 'mock-echo', 'short-lived'));
+    const b = await env.openai.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
+    const done = await pollUntilEnded(b.id);
+    const out = await env.openai.files.retrieve(done.output_file_id as string);
+    expect(out.expires_at).toBe((done.completed_at as number) + 30 * 86400);
+
+    const uuid = await sql<{ batch_id: string }>`select batch_id from openai_batches
+      where input_file_id = ${file.id}`.execute(env.s.testDb.db);
+    const batchId = uuid.rows[0]?.batch_id as string;
+    await sql`update batches set finished_at = now() - interval '30 days 1 minute'
+      where id = ${batchId}::uuid`.execute(env.s.testDb.db);
+    expect((await purgeStoredObjects(env.s.deps)).batches).toBeGreaterThanOrEqual(1);
+    await expect(env.openai.batches.retrieve(b.id)).rejects.toMatchObject({ status: 404 });
+    await expect(env.openai.files.retrieve(done.output_file_id as string)).rejects.toMatchObject({
+      status: 404,
+    });
+    const items = await sql`select 1 from batch_items where batch_id = ${batchId}::uuid`.execute(
+      env.s.testDb.db,
+    );
+    expect(items.rows).toHaveLength(0);
+    // Billing stays: the item's request-log row is kept (LOG_RETENTION_DAYS governs it).
+    const logged = await sql<{ n: number }>`select count(*)::int as n from request_logs
+      where surface = 'batch' and user_id = ${env.user.id}::uuid`.execute(env.s.testDb.db);
+    expect(logged.rows[0]?.n).toBeGreaterThan(0);
   });
 
   it("someone else's batch and its files are a 404", async () => {
@@ -260,14 +297,7 @@ describe('OpenAI Batches through the official openai SDK', () => {
   });
 
   it('counts each route by its template in the HTTP metrics', async () => {
-    const res = await env.s.app.inject({ method: 'GET', url: '/metrics' });
-    const samples = parseSamples(res.body);
-    const count = (route: string, method: string) =>
-      sampleValue(samples, 'tollgate_http_request_duration_seconds_count', {
-        route,
-        method,
-        status: '200',
-      });
+    const count = await httpRouteCounts(env.s.app);
     expect(count('/v1/batches', 'POST')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/batches', 'GET')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/batches/{id}', 'GET')).toBeGreaterThanOrEqual(1);

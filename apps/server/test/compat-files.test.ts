@@ -1,8 +1,10 @@
+import { purgeStoredObjects } from '@tollgate/core';
 import { createTestUser } from '@tollgate/core/testing';
 import { sql } from 'kysely';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CompatEnv, startCompatEnv } from './compat-fixtures.ts';
+import { httpRouteCounts } from './metrics-text.ts';
 
 let env: CompatEnv;
 
@@ -54,6 +56,48 @@ describe('OpenAI Files through the official openai SDK', () => {
       deleted: true,
     });
     await expect(env.openai.files.retrieve(created.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('shows expires_at (FILES_RETENTION_DAYS after upload); an expired file is gone everywhere', async () => {
+    const f = await env.openai.files.create({
+      file: await toFile(Buffer.from(jsonl), 'expiring.jsonl'),
+      purpose: 'batch',
+    });
+    expect(f.expires_at).toBe(f.created_at + 30 * 86400);
+    expect((await env.openai.files.retrieve(f.id)).expires_at).toBe(f.created_at + 30 * 86400);
+    await sql`update files set created_at = now() - interval '30 days 1 minute' where id = ${f.id}`.execute(
+      env.s.testDb.db,
+    );
+    await expect(env.openai.files.retrieve(f.id)).rejects.toMatchObject({ status: 404 });
+    await expect(env.openai.files.content(f.id)).rejects.toMatchObject({ status: 404 });
+    expect((await env.openai.files.list()).data.map((x) => x.id)).not.toContain(f.id);
+    await expect(
+      env.openai.batches.create({
+        input_file_id: f.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+      }),
+    ).rejects.toMatchObject({ status: 404 });
+    expect((await purgeStoredObjects(env.s.deps)).files).toBeGreaterThanOrEqual(1);
+    const left = await sql`select 1 from files where id = ${f.id}`.execute(env.s.testDb.db);
+    expect(left.rows).toHaveLength(0);
+  });
+
+  it('counts each route by its template in the HTTP metrics', async () => {
+    const f = await env.openai.files.create({
+      file: await toFile(Buffer.from(jsonl), 'counted.jsonl'),
+      purpose: 'batch',
+    });
+    await env.openai.files.list();
+    await env.openai.files.retrieve(f.id);
+    await (await env.openai.files.content(f.id)).text();
+    await env.openai.files.delete(f.id);
+    const count = await httpRouteCounts(env.s.app);
+    expect(count('/v1/files', 'POST')).toBeGreaterThanOrEqual(1);
+    expect(count('/v1/files', 'GET')).toBeGreaterThanOrEqual(1);
+    expect(count('/v1/files/{id}', 'GET')).toBeGreaterThanOrEqual(1);
+    expect(count('/v1/files/{id}/content', 'GET')).toBeGreaterThanOrEqual(1);
+    expect(count('/v1/files/{id}', 'DELETE')).toBeGreaterThanOrEqual(1);
   });
 
   it("someone else's file is a 404 for every operation", async () => {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { purgeStoredObjects } from '@tollgate/core';
 import { createTestUser } from '@tollgate/core/testing';
 import { sql } from 'kysely';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CompatEnv, startCompatEnv } from './compat-fixtures.ts';
-import { parseSamples, sampleValue } from './metrics-text.ts';
+import { httpRouteCounts } from './metrics-text.ts';
 
 let env: CompatEnv;
 
@@ -107,7 +108,9 @@ describe('POST /v1/responses to an OpenAI model (native) through the official op
       { model: 'oa-mini', provider: 'openai', status: 'ok', surface: 'openai' },
     ]);
     expect(rows[0]?.input_tokens).toBeGreaterThan(0);
-    expect(Number(rows[0]?.cost_usd)).toBeGreaterThan(0);
+    // Exact cost, as numeric(20,10): oa-mini is $1 per M input and $2 per M output tokens.
+    const { input_tokens: inTok = 0, output_tokens: outTok = 0 } = rows[0] ?? {};
+    expect(rows[0]?.cost_usd).toBe(((inTok * 1 + outTok * 2) / 1e6).toFixed(10));
   });
 
   it('passes reasoning items through to the upstream unchanged', async () => {
@@ -360,18 +363,37 @@ describe('stored responses', () => {
       model: 'mock-echo',
       messages: [{ role: 'user', content: 'x' }],
     });
-    const res = await env.s.app.inject({ method: 'GET', url: '/metrics' });
-    const samples = parseSamples(res.body);
-    const count = (route: string, method: string) =>
-      sampleValue(samples, 'tollgate_http_request_duration_seconds_count', {
-        route,
-        method,
-        status: '200',
-      });
+    const count = await httpRouteCounts(env.s.app);
     expect(count('/v1/responses', 'POST')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/responses/{id}', 'GET')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/responses/{id}', 'DELETE')).toBeGreaterThanOrEqual(1);
     expect(count('/v1/messages/count_tokens', 'POST')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('past RESPONSES_RETENTION_DAYS a stored response is a 404, as previous_response_id too; the purge deletes it', async () => {
+    const old = await env.openai.responses.create({ model: 'mock-echo', input: 'old turn' });
+    const fresh = await env.openai.responses.create({ model: 'mock-echo', input: 'new turn' });
+    expect(env.s.deps.config.responsesRetentionDays).toBe(30);
+    await sql`update responses set created_at = now() - interval '30 days 1 minute'
+      where id = ${old.id}`.execute(env.s.testDb.db);
+    // Hidden at once, before any purge has run.
+    await expect(env.openai.responses.retrieve(old.id)).rejects.toMatchObject({ status: 404 });
+    await expect(
+      env.openai.responses.create({ model: 'mock-echo', input: 'x', previous_response_id: old.id }),
+    ).rejects.toMatchObject({ status: 404, error: { param: 'previous_response_id' } });
+    // The worker's purge deletes the row; the fresh one stays and still chains.
+    const purged = await purgeStoredObjects(env.s.deps);
+    expect(purged.responses).toBeGreaterThanOrEqual(1);
+    const left = await sql<{
+      id: string;
+    }>`select id from responses where id in (${old.id}, ${fresh.id})`.execute(env.s.testDb.db);
+    expect(left.rows.map((r) => r.id)).toEqual([fresh.id]);
+    const next = await env.openai.responses.create({
+      model: 'mock-echo',
+      input: 'again',
+      previous_response_id: fresh.id,
+    });
+    expect(next.previous_response_id).toBe(fresh.id);
   });
 
   it("someone else's response id is a 404, as previous_response_id too", async () => {

@@ -362,11 +362,14 @@ describe('login throttling', () => {
 describe('route inventory', () => {
   it('every non-public operation in /openapi.json refuses anonymous calls with 401', async () => {
     const doc = (await s.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
-      paths: Record<string, Record<string, { security?: unknown[] }>>;
+      paths: Record<string, Record<string, { security?: unknown[]; url?: string }>>;
     };
     const publicOps = new Set(['post /auth/login', 'post /auth/refresh']);
     let checked = 0;
     for (const [path, item] of Object.entries(doc.paths)) {
+      // The /v1 routes carry their own server, the root; the rest are under the document's /api.
+      const servers = item.servers as unknown as { url: string }[] | undefined;
+      const base = servers?.[0]?.url === '/' ? '' : '/api';
       for (const [method, op] of Object.entries(item)) {
         if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
         const name = `${method} ${path}`;
@@ -374,7 +377,7 @@ describe('route inventory', () => {
           expect(op.security, name).toEqual([]);
           continue;
         }
-        const url = `/api${path.replace(/\{[^}]+\}/g, randomUUID())}`;
+        const url = `${base}${path.replace(/\{[^}]+\}/g, randomUUID())}`;
         const hasBody = method !== 'get' && method !== 'delete';
         for (const headers of [{}, { authorization: 'Bearer nonsense' }]) {
           const r = await s.app.inject({

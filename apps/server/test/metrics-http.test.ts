@@ -62,8 +62,11 @@ describe('GET /metrics', () => {
     };
     const templates: Array<{ method: string; template: string }> = [];
     for (const [path, item] of Object.entries(doc.paths)) {
+      // The /v1 routes carry their own server, the root; the rest are under the document's /api.
+      const base = (item.servers as { url: string }[] | undefined)?.[0]?.url === '/' ? '' : '/api';
       for (const method of Object.keys(item)) {
-        const template = `/api${path}`;
+        if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
+        const template = `${base}${path}`;
         templates.push({ method: method.toUpperCase(), template });
         await s.app.inject({
           method: method.toUpperCase() as 'GET',

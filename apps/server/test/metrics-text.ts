@@ -49,3 +49,16 @@ export function sampleValue(
   );
   return hits.length === 0 ? undefined : hits.reduce((a, s) => a + s.value, 0);
 }
+
+/**
+ * Scrapes `/metrics` once and returns how many requests of a route template and method answered
+ * `status` (the HTTP duration histogram's count).
+ */
+export async function httpRouteCounts(
+  app: { inject(o: { method: 'GET'; url: string }): Promise<{ body: string }> },
+  status = '200',
+): Promise<(route: string, method: string) => number | undefined> {
+  const samples = parseSamples((await app.inject({ method: 'GET', url: '/metrics' })).body);
+  return (route, method) =>
+    sampleValue(samples, 'tollgate_http_request_duration_seconds_count', { route, method, status });
+}

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { type Deps, enqueue, HEARTBEAT_STALE_SECONDS, unlockDeadWorkers } from '@tollgate/core';
+import {
+  type Deps,
+  enqueue,
+  HEARTBEAT_STALE_SECONDS,
+  purgeStoredObjects,
+  unlockDeadWorkers,
+} from '@tollgate/core';
 import { createTestDeps, createTestUser, testLogEntry } from '@tollgate/core/testing';
 import { createTestDb, type TestDb } from '@tollgate/test-kit';
 import { Logger, runOnce } from 'graphile-worker';
@@ -194,5 +200,106 @@ describe('usage_rollup', () => {
     expect(hourly[0]?.hour.getTime()).toBe(old.getTime() - (old.getTime() % 3_600_000));
     const leases = await testDb.db.selectFrom('limit_leases').selectAll().execute();
     expect(leases).toEqual([]);
+  });
+});
+
+describe('purge_stored_objects', () => {
+  it('purges responses, files and ended batches past their retention; keeps the rest', async () => {
+    const user = await createTestUser(testDb.db);
+    const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000);
+    const content = { input: '[]', output: '[]', body: '{}' };
+    await testDb.db
+      .insertInto('responses')
+      .values([
+        { id: 'resp_old', user_id: user.id, model: 'm', ...content, created_at: daysAgo(31) },
+        { id: 'resp_new', user_id: user.id, model: 'm', ...content, created_at: daysAgo(29) },
+      ])
+      .execute();
+    const file = { user_id: user.id, purpose: 'batch', filename: 'f.jsonl', bytes: 1 };
+    await testDb.db
+      .insertInto('files')
+      .values([
+        { id: 'file-old', ...file, content: Buffer.from('x'), created_at: daysAgo(31) },
+        { id: 'file-new', ...file, content: Buffer.from('y'), created_at: daysAgo(1) },
+      ])
+      .execute();
+    // Ended 31 days ago (gone), ended yesterday (kept), and created long ago but still running.
+    const batch = (finishedAt: Date | null) => ({
+      id: randomUUID(),
+      user_id: user.id,
+      status: finishedAt ? ('completed' as const) : ('running' as const),
+      total: 1,
+      done: finishedAt ? 1 : 0,
+      created_at: daysAgo(40),
+      finished_at: finishedAt,
+    });
+    const [oldBatch, newBatch, running] = [batch(daysAgo(31)), batch(daysAgo(1)), batch(null)];
+    await testDb.db.insertInto('batches').values([oldBatch, newBatch, running]).execute();
+    const items = await testDb.db
+      .insertInto('batch_items')
+      .values(
+        [oldBatch, newBatch, running].map((b) => ({
+          batch_id: b.id,
+          idx: 0,
+          provider: 'mock',
+          request: '{}',
+          status: 'succeeded' as const,
+        })),
+      )
+      .returning(['id', 'batch_id'])
+      .execute();
+    await testDb.db
+      .insertInto('batch_item_charges')
+      .values(items.map((i) => ({ batch_item_id: i.id, log_id: randomUUID() })))
+      .execute();
+
+    await enqueue(testDb.db, 'purge_stored_objects', {});
+    await runReadyJobs(['w-purge']);
+    expect(await jobs()).toEqual([]);
+
+    const ids = async (table: 'responses' | 'files' | 'batches') =>
+      (await testDb.db.selectFrom(table).select('id').where('user_id', '=', user.id).execute())
+        .map((r) => r.id)
+        .sort();
+    expect(await ids('responses')).toEqual(['resp_new']);
+    expect(await ids('files')).toEqual(['file-new']);
+    expect(await ids('batches')).toEqual([newBatch.id, running.id].sort());
+    const left = await testDb.db
+      .selectFrom('batch_items')
+      .select('batch_id')
+      .where(
+        'id',
+        'in',
+        items.map((i) => i.id),
+      )
+      .execute();
+    expect(left.map((l) => l.batch_id).sort()).toEqual([newBatch.id, running.id].sort());
+    const guards = await testDb.db
+      .selectFrom('batch_item_charges')
+      .select('batch_item_id')
+      .where(
+        'batch_item_id',
+        'in',
+        items.map((i) => i.id),
+      )
+      .execute();
+    expect(guards).toHaveLength(2);
+    expect(guards.map((g) => g.batch_item_id)).not.toContain(
+      items.find((i) => i.batch_id === oldBatch.id)?.id,
+    );
+
+    // 0 keeps everything forever.
+    const keepAll = {
+      ...deps,
+      config: {
+        ...deps.config,
+        responsesRetentionDays: 0,
+        filesRetentionDays: 0,
+        batchRetentionDays: 0,
+      },
+      clock: { now: () => daysAgo(-3650) },
+    };
+    expect(await purgeStoredObjects(keepAll)).toEqual({ responses: 0, files: 0, batches: 0 });
+    expect(await ids('responses')).toEqual(['resp_new']);
   });
 });

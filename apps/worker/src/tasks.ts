@@ -12,6 +12,7 @@ import {
   purgeAuthTokens,
   purgeIdempotencyKeys,
   purgeSpendState,
+  purgeStoredObjects,
   recordHeartbeat,
   rollupUsage,
   unlockDeadWorkers,
@@ -85,6 +86,13 @@ export const handlers: Handlers = {
     const n = await purgeIdempotencyKeys(rt.deps);
     if (n > 0) helpers.logger.info(`purged ${n} idempotency keys`);
   },
+  purge_stored_objects: async (rt, _payload, helpers) => {
+    const r = await purgeStoredObjects(rt.deps);
+    if (r.responses + r.files + r.batches > 0)
+      helpers.logger.info(
+        `stored objects retention: purged ${r.responses} responses, ${r.files} files, ${r.batches} batches`,
+      );
+  },
 };
 
 /** Maximum attempts per task; graphile-worker's default (25) suits most. */
@@ -98,6 +106,7 @@ export const maxAttempts: Partial<Record<JobName, number>> = {
   batch_chunk: 25,
   webhook_delivery: 8,
   purge_idempotency_keys: 3,
+  purge_stored_objects: 3,
 };
 
 /**
@@ -145,4 +154,5 @@ export const crontab = [
   '41 3 * * * audit_retention ?id=audit_retention&max=3',
   '*/15 * * * * usage_rollup ?id=usage_rollup&max=5',
   '41 * * * * purge_idempotency_keys ?id=purge_idempotency_keys&max=3',
+  '53 * * * * purge_stored_objects ?id=purge_stored_objects&max=3',
 ].join('\n');

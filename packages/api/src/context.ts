@@ -10,11 +10,16 @@ export type ApiDeps = Deps;
 /** /trpc or the REST bridge (/api): both run the same procedures. */
 export type ApiSurface = 'trpc' | 'rest';
 
+/** Upstream headers that make a gateway call's spans children of the request's server span. */
+export type TraceHeaders = () => Record<string, string> | undefined;
+
+const untraced: TraceHeaders = () => undefined;
+
 export function createContextInner(
   deps: ApiDeps,
   principal: Principal = { kind: 'anonymous' },
   headers: ReqHeaders = {},
-  meta: { requestId?: string; ip?: string; surface?: ApiSurface } = {},
+  meta: { requestId?: string; ip?: string; surface?: ApiSurface; traceHeaders?: TraceHeaders } = {},
 ) {
   return {
     ...deps,
@@ -24,6 +29,8 @@ export function createContextInner(
     ip: meta.ip ?? '',
     /** Which adapter made this context: the request log's `surface` for gateway calls. */
     surface: meta.surface ?? 'trpc',
+    /** The server span's traceparent for gateway calls (tracing on only; computed when asked). */
+    traceHeaders: meta.traceHeaders ?? untraced,
     /** Response headers a procedure wants set (retry-after); applied by responseMeta. */
     resHeaders: new Map<string, string>(),
   };
@@ -41,9 +48,18 @@ function pickHeaders(h: Record<string, string | string[] | undefined>): ReqHeade
   return out;
 }
 
-/** Runs once per HTTP request for /trpc and /api; never throws on bad credentials. */
+type Req = CreateFastifyContextOptions['req'];
+
+/**
+ * Runs once per HTTP request for /trpc and /api; never throws on bad credentials. `traceHeaders`
+ * (given by the server when tracing is on) reads the request's server span.
+ */
 export const makeCreateContext =
-  (deps: ApiDeps, surface: ApiSurface = 'trpc') =>
+  (
+    deps: ApiDeps,
+    surface: ApiSurface = 'trpc',
+    trace?: (req: Req) => Record<string, string> | undefined,
+  ) =>
   async ({ req }: Pick<CreateFastifyContextOptions, 'req'>) => {
     const h = req.headers;
     const principal = await authenticate(deps, {
@@ -57,5 +73,6 @@ export const makeCreateContext =
       requestId: String(req.id),
       ip: req.ip,
       surface,
+      ...(trace ? { traceHeaders: () => trace(req) } : {}),
     });
   };

@@ -27,6 +27,9 @@ describe('loadConfig', () => {
       logBodies: true,
       logRetentionDays: 90,
       auditRetentionDays: 365,
+      responsesRetentionDays: 30,
+      filesRetentionDays: 30,
+      batchRetentionDays: 30,
       upstreamTimeoutMs: 600_000,
       cacheTtlSeconds: 3600,
       databaseUrl: undefined,
@@ -43,6 +46,21 @@ describe('loadConfig', () => {
     expect(p.find((l) => l.startsWith('PORT:'))).toContain('"abc"');
     expect(p.some((l) => l.startsWith('WEB_CONCURRENCY:'))).toBe(true);
     expect(p.some((l) => l.startsWith('LOG_BODIES:'))).toBe(true);
+  });
+
+  it('RESPONSES_/FILES_/BATCH_RETENTION_DAYS: 0 keeps forever; a negative value is refused', () => {
+    const c = loadConfig({
+      RESPONSES_RETENTION_DAYS: '0',
+      FILES_RETENTION_DAYS: '7',
+      BATCH_RETENTION_DAYS: '0',
+    });
+    expect(c).toMatchObject({
+      responsesRetentionDays: 0,
+      filesRetentionDays: 7,
+      batchRetentionDays: 0,
+    });
+    for (const name of ['RESPONSES_RETENTION_DAYS', 'FILES_RETENTION_DAYS', 'BATCH_RETENTION_DAYS'])
+      expect(problems({ [name]: '-1' })[0]).toMatch(new RegExp(`^${name}:`));
   });
 
   it('AUDIT_RETENTION_DAYS: 0 keeps the audit log forever; a negative value is refused', () => {

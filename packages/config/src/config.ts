@@ -74,6 +74,9 @@ const EnvSchema = z.object({
   LOG_BODIES: z.stringbool().default(true),
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(365),
+  RESPONSES_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(30),
+  FILES_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(30),
+  BATCH_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(30),
   METRICS_TOKEN: optionalString,
   WEBHOOK_ALLOW_HOSTS: list,
   // The OpenTelemetry standard variable: OTLP/HTTP traces go to <endpoint>/v1/traces when set.
@@ -113,6 +116,12 @@ export type Config = Readonly<{
   logRetentionDays: number;
   /** Audit-log rows older than this are purged daily; 0 keeps them forever. */
   auditRetentionDays: number;
+  /** Stored /v1/responses (`store: true`) live this long after creation; 0 keeps them forever. */
+  responsesRetentionDays: number;
+  /** /v1/files uploads live this long after upload (OpenAI's `expires_at`); 0: until deleted. */
+  filesRetentionDays: number;
+  /** Ended batches (items, results, output files) live this long after they end; 0: forever. */
+  batchRetentionDays: number;
   secret: string | undefined;
   upstreamTimeoutMs: number;
   upstreamTtftTimeoutMs: number;
@@ -191,6 +200,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logBodies: e.LOG_BODIES,
     logRetentionDays: e.LOG_RETENTION_DAYS,
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+    responsesRetentionDays: e.RESPONSES_RETENTION_DAYS,
+    filesRetentionDays: e.FILES_RETENTION_DAYS,
+    batchRetentionDays: e.BATCH_RETENTION_DAYS,
     secret: e.TOLLGATE_SECRET,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     upstreamTtftTimeoutMs: e.UPSTREAM_TTFT_TIMEOUT_MS,

@@ -56,6 +56,21 @@ export const configVariables: ReadonlyArray<{ name: string; meaning: string; def
     meaning: 'audit-log retention in days (0 keeps it forever)',
     default: '365',
   },
+  {
+    name: 'RESPONSES_RETENTION_DAYS',
+    meaning: 'stored /v1/responses retention in days (0 keeps them forever)',
+    default: '30',
+  },
+  {
+    name: 'FILES_RETENTION_DAYS',
+    meaning: '/v1/files upload retention in days (0 keeps them until deleted)',
+    default: '30',
+  },
+  {
+    name: 'BATCH_RETENTION_DAYS',
+    meaning: 'days an ended batch and its results are kept (0 keeps them forever)',
+    default: '30',
+  },
   { name: 'METRICS_TOKEN', meaning: 'bearer token required on /metrics', default: 'public' },
   {
     name: 'BATCH_PROVIDER_CONCURRENCY',

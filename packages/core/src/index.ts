@@ -147,6 +147,8 @@ export {
   getStoredResponse,
   storeResponse,
 } from './responses/responses.service.ts';
+export type { StoredObjectsPurge } from './retention/stored-objects.ts';
+export { expiresAt, purgeStoredObjects, retentionCutoff } from './retention/stored-objects.ts';
 // Spend and limits (#12): budgets, the shared limiter, the response cache, usage analytics.
 export type { BudgetInput, BudgetView } from './spend/budgets.service.ts';
 export { listBudgets, setBudget } from './spend/budgets.service.ts';

@@ -9,6 +9,7 @@ import * as m0007 from './0007_teams_audit.ts';
 import * as m0008 from './0008_compat_objects.ts';
 import * as m0013 from './0013_provider_connections.ts';
 import * as m0019 from './0019_openai_batches.ts';
+import * as m0020 from './0020_stored_object_retention.ts';
 
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0008_compat_objects': m0008,
   '0013_provider_connections': m0013,
   '0019_openai_batches': m0019,
+  '0020_stored_object_retention': m0020,
 };

@@ -380,6 +380,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
           ...(req.dimensions !== undefined ? { dimensions: req.dimensions } : {}),
         },
         call,
+        req.headers,
       );
       const vectors = [...(res.data ?? [])]
         .sort((a, b) => a.index - b.index)

@@ -152,7 +152,13 @@ export type StreamEvent =
    */
   | { type: 'raw'; event: { type: string } & Record<string, unknown> };
 
-export type EmbeddingRequest = { model: string; input: string[]; dimensions?: number };
+export type EmbeddingRequest = {
+  model: string;
+  input: string[];
+  dimensions?: number;
+  /** Headers for the upstream call (W3C traceparent). */
+  headers?: Record<string, string>;
+};
 export type EmbeddingResponse = { vectors: number[][]; usage: { inputTokens: number } };
 
 export type CallOptions = {

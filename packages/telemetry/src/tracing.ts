@@ -61,6 +61,10 @@ export type Tracing = {
   traceparentOf(span: Span): string;
   /** The providers with a GenAI span around every call. */
   traceProviders(providers: ProviderRegistry): ProviderRegistry;
+  /** An internal span of background work (a batch job chunk): the root of its own trace. */
+  startJobSpan(name: string, attributes: Attributes): Span;
+  /** Ends a job span, marked failed when `error` is given. */
+  endJobSpan(span: Span, error?: unknown): void;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 };
@@ -194,6 +198,14 @@ export function createTracing(opts: TracingOptions | { endpoint: undefined }): T
         if (p) out[name] = tracedProvider(p, tracer);
       return out;
     },
+    startJobSpan(name, attributes) {
+      // A trace root; the attributes copied (the span keeps and extends its own map).
+      return tracer.startChild(name, api.SpanKind.INTERNAL, { ...attributes }, undefined);
+    },
+    endJobSpan(span, error) {
+      if (error !== undefined) fail(span, error);
+      span.end();
+    },
     forceFlush: () => processor.forceFlush(),
     shutdown: () => processor.shutdown(),
   };
@@ -306,7 +318,10 @@ function tracedProvider(inner: Provider, tracer: LeanTracer): Provider {
     embed(req: EmbeddingRequest, opts: CallOptions) {
       const span = start('embeddings', req, {});
       return inSpan(span, async () => {
-        const r = await inner.embed(req, opts);
+        const r = await inner.embed(
+          { ...req, headers: { ...req.headers, traceparent: traceparent(span) } },
+          opts,
+        );
         span.setAttribute('gen_ai.usage.input_tokens', r.usage.inputTokens);
         return r;
       });

@@ -6,6 +6,7 @@ import {
   type BatchResultLine,
   cancelBatch,
   DomainError,
+  expiresAt,
   type GatewayChatResult,
   getBatch,
   getFileContent,
@@ -23,7 +24,8 @@ import { openaiToCanonical, toChatCompletion } from './openai.translate.ts';
 const ENDPOINT = '/v1/chat/completions';
 const WINDOW = '24h';
 
-const createBodySchema = z.object({
+/** POST /v1/batches (OpenAI's body; endpoint and window are checked after parsing). */
+export const createBatchBodySchema = z.object({
   input_file_id: z.string().min(1),
   endpoint: z.string(),
   completion_window: z.string(),
@@ -230,6 +232,7 @@ export async function batchResultFile(kit: CompatKit, who: UserPrincipal, id: st
   const { b, kind, uuid } = await resultFile(kit, who, id);
   let bytes = 0;
   for await (const l of resultLines(kit, who, uuid, kind)) bytes += Buffer.byteLength(l);
+  const expires = expiresAt(new Date(b.finishedAt as string), kit.deps.config.batchRetentionDays);
   return {
     id,
     object: 'file' as const,
@@ -238,7 +241,8 @@ export async function batchResultFile(kit: CompatKit, who: UserPrincipal, id: st
     filename: `${openaiBatchId(uuid)}_${kind === 'out' ? 'output' : 'error'}.jsonl`,
     purpose: 'batch_output',
     status: 'processed' as const,
-    expires_at: null,
+    // The file is made from the batch's results, which go with the batch (BATCH_RETENTION_DAYS).
+    expires_at: expires ? Math.floor(expires.getTime() / 1000) : null,
     status_details: null,
   };
 }
@@ -259,7 +263,7 @@ export function registerBatchesRoutes(app: FastifyInstance, kit: CompatKit): voi
 
   app.post('/batches', async (req, reply) => {
     const who = kit.principal(req);
-    const parsed = createBodySchema.safeParse(req.body);
+    const parsed = createBatchBodySchema.safeParse(req.body);
     if (!parsed.success) return kit.sendError(reply, 'openai', kit.invalidBody(parsed.error));
     const body = parsed.data;
     if (body.endpoint !== ENDPOINT)

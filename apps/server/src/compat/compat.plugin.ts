@@ -306,6 +306,7 @@ export async function compatRoutes(app: FastifyInstance, opts: Options): Promise
         model: body.model,
         input: body.input,
         ...(body.dimensions != null ? { dimensions: body.dimensions } : {}),
+        ...traceHeaders(req, deps.tracing),
       },
       callContext(req, reply, 'openai', ac.signal),
     );

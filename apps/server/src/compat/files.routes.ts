@@ -26,7 +26,7 @@ function toOpenAIFile(f: FileView) {
     filename: f.filename,
     purpose: f.purpose,
     status: 'processed' as const,
-    expires_at: null,
+    expires_at: f.expiresAt ? Math.floor(f.expiresAt.getTime() / 1000) : null,
     status_details: null,
   };
 }

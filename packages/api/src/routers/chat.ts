@@ -9,7 +9,7 @@ import {
 import { toTRPCError } from '../errors.ts';
 import { router, scopedProcedure } from '../trpc.ts';
 import { ChatInput, ChatResult, type ChatStreamEvent, ChatStreamInput } from './chat.schemas.ts';
-import { callContext } from './gateway-call.ts';
+import { callContext, traced } from './gateway-call.ts';
 
 const upstreamFailures = new Set<DomainErrorCode>([
   'upstream_error',
@@ -32,7 +32,9 @@ export const chatRouter = router({
     .output(ChatResult)
     // `stream` is only ever false here (the schema refuses true): not part of the call.
     .mutation(async ({ ctx, input: { stream: _, cache, ...input }, signal }) =>
-      toChatResult(await chatComplete(ctx, input, callContext(ctx, signal, { cache }))),
+      toChatResult(
+        await chatComplete(ctx, traced(ctx, input), callContext(ctx, signal, { cache })),
+      ),
     ),
 
   /**
@@ -47,7 +49,11 @@ export const chatRouter = router({
       let stream: Awaited<ReturnType<typeof startChatStream>>;
       try {
         await claimRequestId(ctx, ctx.principal, requestId);
-        stream = await startChatStream(ctx, chat, callContext(ctx, signal, { requestId, cache }));
+        stream = await startChatStream(
+          ctx,
+          traced(ctx, chat),
+          callContext(ctx, signal, { requestId, cache }),
+        );
       } catch (e) {
         if (!(e instanceof DomainError)) throw e;
         // httpSubscriptionLink reconnects on 5xx and would re-run this with the same (now claimed)

@@ -1,7 +1,7 @@
 import { createEmbeddings } from '@tollgate/core';
 import { router, scopedProcedure } from '../trpc.ts';
 import { EmbeddingsInput, EmbeddingsResult } from './embeddings.schemas.ts';
-import { callContext } from './gateway-call.ts';
+import { callContext, traced } from './gateway-call.ts';
 
 export const embeddingsRouter = router({
   create: scopedProcedure('gateway')
@@ -17,7 +17,7 @@ export const embeddingsRouter = router({
     .input(EmbeddingsInput)
     .output(EmbeddingsResult)
     .mutation(async ({ ctx, input, signal }) => {
-      const r = await createEmbeddings(ctx, input, callContext(ctx, signal));
+      const r = await createEmbeddings(ctx, traced(ctx, input), callContext(ctx, signal));
       return {
         requestId: r.requestId,
         model: r.model,

@@ -22,3 +22,12 @@ export function callContext(
     },
   };
 }
+
+/**
+ * The gateway input with the request's traceparent (tracing on only), so the call's GenAI span is
+ * a child of the HTTP server span, as on /v1.
+ */
+export function traced<T extends object>(ctx: Context, input: T): T {
+  const headers = ctx.traceHeaders();
+  return headers ? { ...input, headers } : input;
+}

@@ -45,8 +45,8 @@ export type BatchRunOptions = {
 
 export type ChunkOutcome = { succeeded: number; failed: number; retried: number };
 
-// Every item is a gateway call: the runner needs exactly what the gateway needs.
-type RunnerDeps = GatewayDeps;
+// Every item is a gateway call: the runner needs what the gateway needs, and tracing when on.
+type RunnerDeps = GatewayDeps & Pick<Deps, 'tracing'>;
 
 const NO_PARTITION = '23514';
 
@@ -183,6 +183,34 @@ export async function processBatchChunk(
   job: { id: string; signal: AbortSignal },
   opts: BatchRunOptions = {},
 ): Promise<ChunkOutcome> {
+  const tracing = deps.tracing;
+  if (!tracing) return runChunk(deps, chunk, job, opts, undefined);
+  // With tracing on, the job is a span of its own and each item's GenAI span is its child: a
+  // batch's calls group by job (the submit request's trace ended long before they run).
+  const span = tracing.startJobSpan('batch_chunk', {
+    'tollgate.batch.id': chunk.batchId,
+    'tollgate.batch.provider': chunk.provider,
+    'tollgate.job.id': job.id,
+  });
+  try {
+    const out = await runChunk(deps, chunk, job, opts, {
+      traceparent: tracing.traceparentOf(span),
+    });
+    tracing.endJobSpan(span);
+    return out;
+  } catch (e) {
+    tracing.endJobSpan(span, e);
+    throw e;
+  }
+}
+
+async function runChunk(
+  deps: RunnerDeps,
+  chunk: BatchChunk,
+  job: { id: string; signal: AbortSignal },
+  opts: BatchRunOptions,
+  headers: Record<string, string> | undefined,
+): Promise<ChunkOutcome> {
   const out: ChunkOutcome = { succeeded: 0, failed: 0, retried: 0 };
   const batch = await deps.db
     .selectFrom('batches as b')
@@ -267,7 +295,7 @@ export async function processBatchChunk(
       try {
         const result = await chatComplete(
           { ...deps, requestLog: rec },
-          item.request,
+          headers ? { ...item.request, headers } : item.request,
           { principal, requestId, signal: job.signal, surface: 'batch', batchItemId: item.id },
           opts.tuning ?? defaultTuning,
         );

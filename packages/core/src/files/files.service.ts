@@ -4,8 +4,9 @@ import type { Kysely } from 'kysely';
 import type { UserPrincipal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
+import { expiresAt, retentionCutoff } from '../retention/stored-objects.ts';
 
-type FileDeps = Pick<Deps, 'db'>;
+type FileDeps = Pick<Deps, 'db' | 'clock' | 'config'>;
 
 /** An OpenAI File's metadata (the content is read apart). */
 export type FileView = {
@@ -14,23 +15,32 @@ export type FileView = {
   filename: string;
   bytes: number;
   createdAt: Date;
+  /** When FILES_RETENTION_DAYS removes it; null when files are kept until deleted. */
+  expiresAt: Date | null;
 };
 
-function toFileView(r: {
-  id: string;
-  purpose: string;
-  filename: string;
-  bytes: string;
-  created_at: Date;
-}): FileView {
+function toFileView(
+  deps: FileDeps,
+  r: {
+    id: string;
+    purpose: string;
+    filename: string;
+    bytes: string;
+    created_at: Date;
+  },
+): FileView {
   return {
     id: r.id,
     purpose: r.purpose,
     filename: r.filename,
     bytes: Number(r.bytes),
     createdAt: r.created_at,
+    expiresAt: expiresAt(r.created_at, deps.config.filesRetentionDays),
   };
 }
+
+/** Files uploaded before this are expired (hidden now, deleted by the purge job). */
+const notBefore = (deps: FileDeps) => retentionCutoff(deps, deps.config.filesRetentionDays);
 
 /** OpenAI's id form (`file-` + 24 alphanumerics). */
 export function newFileId(): string {
@@ -56,19 +66,24 @@ export async function createFile(
     })
     .returning(['id', 'purpose', 'filename', 'bytes', 'created_at'])
     .executeTakeFirstOrThrow();
-  return toFileView(row);
+  return toFileView(deps, row);
 }
 
-/** The caller's file; someone else's id is `not_found`, exactly as a missing one. */
+/**
+ * The caller's file; someone else's id is `not_found`, exactly as a missing one, and so is an
+ * expired one (even before the purge job has deleted it).
+ */
 export async function getFile(deps: FileDeps, who: UserPrincipal, id: string): Promise<FileView> {
-  const row = await deps.db
+  let q = deps.db
     .selectFrom('files')
     .select(['id', 'purpose', 'filename', 'bytes', 'created_at'])
     .where('id', '=', id)
-    .where('user_id', '=', who.userId)
-    .executeTakeFirst();
+    .where('user_id', '=', who.userId);
+  const cutoff = notBefore(deps);
+  if (cutoff) q = q.where('created_at', '>=', cutoff);
+  const row = await q.executeTakeFirst();
   if (!row) throw new DomainError('not_found', `file '${id}' not found`);
-  return toFileView(row);
+  return toFileView(deps, row);
 }
 
 /** The caller's file content. */
@@ -77,14 +92,16 @@ export async function getFileContent(
   who: UserPrincipal,
   id: string,
 ): Promise<{ file: FileView; content: Buffer }> {
-  const row = await deps.db
+  let q = deps.db
     .selectFrom('files')
     .selectAll()
     .where('id', '=', id)
-    .where('user_id', '=', who.userId)
-    .executeTakeFirst();
+    .where('user_id', '=', who.userId);
+  const cutoff = notBefore(deps);
+  if (cutoff) q = q.where('created_at', '>=', cutoff);
+  const row = await q.executeTakeFirst();
   if (!row) throw new DomainError('not_found', `file '${id}' not found`);
-  return { file: toFileView(row), content: row.content };
+  return { file: toFileView(deps, row), content: row.content };
 }
 
 /** The caller's files, newest first. */
@@ -98,12 +115,14 @@ export async function listFiles(
     .select(['id', 'purpose', 'filename', 'bytes', 'created_at'])
     .where('user_id', '=', who.userId);
   if (opts.purpose !== undefined) q = q.where('purpose', '=', opts.purpose);
+  const cutoff = notBefore(deps);
+  if (cutoff) q = q.where('created_at', '>=', cutoff);
   const rows = await q
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(opts.limit)
     .execute();
-  return rows.map(toFileView);
+  return rows.map((r) => toFileView(deps, r));
 }
 
 /** Deletes the caller's file. */

@@ -69,6 +69,8 @@ export type GatewayEmbeddingInput = {
   model: string;
   input: string | string[];
   dimensions?: number;
+  /** Headers for the upstream call (W3C traceparent of the surface's server span). */
+  headers?: Record<string, string>;
 };
 export type GatewayEmbeddingResult = {
   model: string;

@@ -23,6 +23,8 @@ export const jobPayloads = {
   }),
   webhook_delivery: z.object({ batchId: z.uuid() }),
   purge_idempotency_keys: z.object({}),
+  // Retention of stored /v1 responses, files and ended batches (issue #17).
+  purge_stored_objects: z.object({}),
 } as const;
 
 export type JobName = keyof typeof jobPayloads;

@@ -25,13 +25,16 @@ export async function insertResponse(
     .execute();
 }
 
-export function findResponse(db: Kysely<DB>, userId: string, id: string) {
-  return db
-    .selectFrom('responses')
-    .selectAll()
-    .where('id', '=', id)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
+/** A stored response of `userId`, unless it was created before `notBefore` (expired). */
+export function findResponse(
+  db: Kysely<DB>,
+  userId: string,
+  id: string,
+  notBefore: Date | undefined,
+) {
+  let q = db.selectFrom('responses').selectAll().where('id', '=', id).where('user_id', '=', userId);
+  if (notBefore) q = q.where('created_at', '>=', notBefore);
+  return q.executeTakeFirst();
 }
 
 export async function deleteResponse(db: Kysely<DB>, userId: string, id: string): Promise<boolean> {

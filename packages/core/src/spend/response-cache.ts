@@ -47,8 +47,14 @@ function canonical(v: unknown): unknown {
  * The model is the public name asked for: an alias and its target are separate entries.
  */
 export function chatCacheKey(input: ChatRequest): Buffer {
-  // `stream` (a surface may pass stream: false through) does not shape the answer either.
-  const { user: _user, stream: _stream, ...shaping } = input as ChatRequest & { stream?: unknown };
+  // `stream` (a surface may pass stream: false through) does not shape the answer either, nor do
+  // the upstream headers (a traceparent differs on every traced request).
+  const {
+    user: _user,
+    stream: _stream,
+    headers: _headers,
+    ...shaping
+  } = input as ChatRequest & { stream?: unknown };
   return createHash('sha256')
     .update(JSON.stringify(canonical(shaping)))
     .digest();
