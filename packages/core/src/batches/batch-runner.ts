@@ -3,7 +3,6 @@ import type { DB } from '@tollgate/db';
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { UserPrincipal } from '../auth/principal.ts';
 import { scopesOfRole } from '../auth/principal.ts';
-import type { Deps } from '../deps.ts';
 import { DomainError, type DomainErrorCode } from '../errors.ts';
 import { toChatResult } from '../gateway/chat-result.ts';
 import { chatComplete, type GatewayDeps } from '../gateway/gateway.service.ts';

@@ -13,6 +13,8 @@ import { defaultTuning, type GatewayTuning } from './upstream-call.ts';
 type Step = Error | 'ok' | 'hang' | { stream: string[]; hangAfter?: boolean };
 const scripts = new Map<string, Step[]>();
 const calls: string[] = [];
+/** The abort signal of every upstream call, to see the gateway close what it left. */
+const upstreamSignals: AbortSignal[] = [];
 
 const answer = (model: string): ChatResponse => ({
   id: `r-${model}`,
@@ -44,6 +46,7 @@ const scripted: Provider = {
   },
   async *chatStream(req, opts): AsyncGenerator<StreamEvent> {
     calls.push(req.model);
+    upstreamSignals.push(opts.signal);
     const step = scripts.get(req.model)?.shift() ?? { stream: ['ok'] };
     if (step instanceof Error) throw step;
     if (step === 'hang') return yield* [await never(opts.signal)];
@@ -161,5 +164,38 @@ describe('stream limits', () => {
     for await (const e of s.events) events.push(e);
     expect(events.map((e) => e.type)).toEqual(['delta', 'delta', 'error']);
     expect(events.at(-1)).toMatchObject({ code: 'upstream_timeout' });
+  });
+});
+
+describe('a client that leaves before reading the stream', () => {
+  it('is billed and logged as aborted, and the upstream is closed', async () => {
+    reset({ 'up-1': [{ stream: ['partial answer'], hangAfter: true }] });
+    const client = new AbortController();
+    const ctx = { ...call(), signal: client.signal };
+    // The first upstream event has arrived (startChatStream resolves on it); the consumer has not
+    // read anything yet when the client hangs up, e.g. while the SSE headers were written.
+    const s = await startChatStream(deps, { model: 'first', messages: [] }, ctx, tuning());
+    client.abort();
+    expect(upstreamSignals.at(-1)?.aborted).toBe(true);
+    await deps.requestLog.flush();
+    const row = await testDb.db
+      .selectFrom('request_logs')
+      .select(['status', 'output_tokens', 'usage_estimated'])
+      .where('request_id', '=', ctx.requestId)
+      .executeTakeFirstOrThrow();
+    expect(row.status).toBe('aborted');
+    expect(row.usage_estimated).toBe(true);
+    expect(row.output_tokens).toBeGreaterThan(0); // the first delta was produced, so it is billed
+    // A consumer arriving late reads nothing and writes no second row.
+    const late: GatewayStreamEvent[] = [];
+    for await (const e of s.events) late.push(e);
+    expect(late).toEqual([]);
+    await deps.requestLog.flush();
+    const rows = await testDb.db
+      .selectFrom('request_logs')
+      .select('id')
+      .where('request_id', '=', ctx.requestId)
+      .execute();
+    expect(rows).toHaveLength(1);
   });
 });

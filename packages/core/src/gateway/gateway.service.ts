@@ -470,17 +470,19 @@ function failureOutcome(f: ChainFailure, request: unknown): Outcome {
   };
 }
 
-function unixSeconds(d: Date): number {
-  return Math.floor(d.getTime() / 1000);
-}
-
-/** A non-streaming chat call through the catalog, retries and fallbacks; recorded either way. */
-export async function chatComplete(
+/**
+ * What every chat call does before the upstream: the catalog's targets, then the cache (a hit is
+ * recorded and answered from it), then admission against budgets and rate limits.
+ */
+async function beginChat(
   deps: GatewayDeps,
   input: GatewayChatInput,
   call: CallContext,
-  tuning: GatewayTuning = defaultTuning,
-): Promise<GatewayChatResult> {
+  tuning: GatewayTuning,
+): Promise<
+  | { kind: 'hit'; hit: CachedChat; startedAt: Date }
+  | ({ kind: 'call'; cacheKey: Buffer | undefined } & Awaited<ReturnType<typeof admitCall>>)
+> {
   const allTargets = await targets(
     deps,
     input.model,
@@ -492,18 +494,9 @@ export async function chatComplete(
   const cache = await cacheLookup(deps, call, input);
   if (cache.hit) {
     const startedAt = recordCacheHit(deps, call, allTargets, cache.hit, input);
-    const { model, provider, ...answer } = cache.hit;
-    return {
-      id: `cache-${call.requestId}`,
-      ...answer,
-      model,
-      provider,
-      requestId: call.requestId,
-      created: unixSeconds(startedAt),
-      cacheHit: true,
-    };
+    return { kind: 'hit', hit: cache.hit, startedAt };
   }
-  const { admission, chain, tokens } = await admitCall(
+  const admitted = await admitCall(
     deps,
     call,
     allTargets,
@@ -514,61 +507,118 @@ export async function chatComplete(
     },
     input,
   );
+  return { kind: 'call', cacheKey: cache.key, ...admitted };
+}
+
+function unixSeconds(d: Date): number {
+  return Math.floor(d.getTime() / 1000);
+}
+
+/** A non-streaming chat call through the catalog, retries and fallbacks; recorded either way. */
+export async function chatComplete(
+  deps: GatewayDeps,
+  input: GatewayChatInput,
+  call: CallContext,
+  tuning: GatewayTuning = defaultTuning,
+): Promise<GatewayChatResult> {
+  const prepared = await beginChat(deps, input, call, tuning);
+  if (prepared.kind === 'hit') {
+    const { model, provider, ...answer } = prepared.hit;
+    return {
+      id: `cache-${call.requestId}`,
+      ...answer,
+      model,
+      provider,
+      requestId: call.requestId,
+      created: unixSeconds(prepared.startedAt),
+      cacheHit: true,
+    };
+  }
+  const { target, value, startedAt } = await callChain(
+    deps,
+    call,
+    prepared,
+    tuning,
+    input,
+    (t, a) =>
+      t.deployment.provider.chat({ ...input, model: t.deployment.upstreamModel }, a.options()),
+    (value) => ({ usage: value.usage, response: value }),
+  );
+  if (prepared.cacheKey) {
+    deps.responseCache.put(call.principal.userId, prepared.cacheKey, {
+      model: target.model.name,
+      provider: target.model.provider,
+      content: value.content,
+      toolCalls: value.toolCalls,
+      finishReason: value.finishReason,
+      ...(value.stopSequence !== undefined ? { stopSequence: value.stopSequence } : {}),
+      usage: value.usage,
+    });
+  }
+  return {
+    ...value,
+    model: target.model.name,
+    provider: target.deployment.connection.providerLabel,
+    requestId: call.requestId,
+    created: unixSeconds(startedAt),
+    cacheHit: false,
+  };
+}
+
+/**
+ * One non-streaming call over an admitted chain: the attempt that answers is recorded `ok` with
+ * the usage and response body `outcome` makes of it; a chain that fails is recorded as failed and
+ * thrown as its domain error. The admission is settled either way.
+ */
+async function callChain<T>(
+  deps: GatewayDeps,
+  call: CallContext,
+  admitted: { admission: Admission; chain: Target[]; tokens: number },
+  tuning: GatewayTuning,
+  request: unknown,
+  run: (t: Target, a: AttemptSignal) => Promise<T>,
+  outcome: (value: T) => { usage: Usage; response: unknown },
+): Promise<{ target: Target; value: T; startedAt: Date }> {
+  const { admission } = admitted;
   const startedAt = deps.clock.now();
   const started = performance.now();
+  let done: Awaited<ReturnType<typeof runChain<T>>>;
   try {
-    const { target, value, attempt, attemptStarted, finish, quota } = await runChain(
+    done = await runChain(
       deps,
       call,
-      chain,
+      admitted.chain,
       tuning,
       started + deps.config.upstreamTimeoutMs,
-      tokens,
-      (t, a) =>
-        t.deployment.provider.chat({ ...input, model: t.deployment.upstreamModel }, a.options()),
+      admitted.tokens,
+      run,
     );
-    attempt.dispose();
-    const ms = performance.now() - attemptStarted;
-    finish({ ok: true, ms });
-    observeAttempt(deps, target, ms / 1000, null);
-    record(deps, call, startedAt, started, {
-      target,
-      status: 'ok',
-      errorCode: null,
-      usage: value.usage,
-      usageEstimated: false,
-      ttftMs: null,
-      bodies: { request: input, response: value },
-      admission,
-      quota,
-    });
-    if (cache.key) {
-      deps.responseCache.put(call.principal.userId, cache.key, {
-        model: target.model.name,
-        provider: target.model.provider,
-        content: value.content,
-        toolCalls: value.toolCalls,
-        finishReason: value.finishReason,
-        ...(value.stopSequence !== undefined ? { stopSequence: value.stopSequence } : {}),
-        usage: value.usage,
-      });
-    }
-    return {
-      ...value,
-      model: target.model.name,
-      provider: target.deployment.connection.providerLabel,
-      requestId: call.requestId,
-      created: unixSeconds(startedAt),
-      cacheHit: false,
-    };
   } catch (e) {
     if (!(e instanceof ChainFailure)) {
       admission.settle({});
       throw e;
     }
-    record(deps, call, startedAt, started, { ...failureOutcome(e, input), admission });
+    record(deps, call, startedAt, started, { ...failureOutcome(e, request), admission });
     throw toDomainError(e.error);
   }
+  const { target, value, attempt, attemptStarted, finish, quota } = done;
+  attempt.dispose();
+  const ms = performance.now() - attemptStarted;
+  finish({ ok: true, ms });
+  observeAttempt(deps, target, ms / 1000, null);
+  const { usage, response } = outcome(value);
+  record(deps, call, startedAt, started, {
+    target,
+    status: 'ok',
+    errorCode: null,
+    usage,
+    usageEstimated: false,
+    ttftMs: null,
+    bodies: { request, response },
+    admission,
+    quota,
+  });
+  return { target, value, startedAt };
 }
 
 /** A cached answer replayed as the events its stream would have had. */
@@ -613,37 +663,18 @@ export async function startChatStream(
   call: CallContext,
   tuning: GatewayTuning = defaultTuning,
 ): Promise<GatewayStream> {
-  const allTargets = await targets(
-    deps,
-    input.model,
-    'chat',
-    call.principal,
-    tuning,
-    input.max_tokens,
-  );
-  const cache = await cacheLookup(deps, call, input);
-  if (cache.hit) {
-    const startedAt = recordCacheHit(deps, call, allTargets, cache.hit, input);
+  const prepared = await beginChat(deps, input, call, tuning);
+  if (prepared.kind === 'hit') {
     return {
-      model: cache.hit.model,
-      provider: cache.hit.provider,
+      model: prepared.hit.model,
+      provider: prepared.hit.provider,
       requestId: call.requestId,
-      created: unixSeconds(startedAt),
+      created: unixSeconds(prepared.startedAt),
       cacheHit: true,
-      events: replay(cache.hit),
+      events: replay(prepared.hit),
     };
   }
-  const { admission, chain, tokens } = await admitCall(
-    deps,
-    call,
-    allTargets,
-    {
-      inputTokens: countInputTokens(input.messages),
-      maxTokens: input.max_tokens,
-      kind: 'chat',
-    },
-    input,
-  );
+  const { admission, chain, tokens, cacheKey } = prepared;
   const startedAt = deps.clock.now();
   const started = performance.now();
   let chainResult: Awaited<
@@ -687,36 +718,46 @@ export async function startChatStream(
   deps.metrics.upstreamTtft.observe(target.deployment.labels.model, upstreamTtftMs / 1000);
   a.limit('idle', deps.config.streamIdleTimeoutMs);
 
+  const { it } = value;
+  let text = '';
+  let usage: Usage | undefined;
+  let finished = false;
+  let status: RequestStatus = 'aborted';
+  let failure: ProviderError | null = null;
+  const toolCalls = new Map<number, { id?: string; name: string; arguments: string }>();
+  let finishReason: FinishReason | null = null;
+  let stopSequence: string | undefined;
+  let begun = false;
+  let settled = false;
+
+  /** What the stream has produced so far: billed, logged and cached when it ends. */
+  function take(ev: StreamEvent): void {
+    if (ev.type === 'delta') {
+      if (ev.content) text += ev.content;
+      for (const tc of ev.toolCalls ?? []) {
+        const cur = toolCalls.get(tc.index) ?? { name: '', arguments: '' };
+        if (tc.id) cur.id = tc.id;
+        if (tc.name) cur.name += tc.name;
+        if (tc.arguments) cur.arguments += tc.arguments;
+        toolCalls.set(tc.index, cur);
+      }
+    } else if (ev.type === 'finish') {
+      finished = true;
+      finishReason = ev.finishReason;
+      stopSequence = ev.stopSequence;
+    } else if (ev.type === 'usage') {
+      usage = ev.usage;
+    }
+  }
+
   async function* events(): AsyncGenerator<GatewayStreamEvent> {
-    const { it } = value;
+    begun = true;
+    if (settled) return; // the client left before reading: already recorded as aborted
     let r = value.first;
-    let text = '';
-    let usage: Usage | undefined;
-    let finished = false;
-    let status: RequestStatus = 'aborted';
-    let failure: ProviderError | null = null;
-    const toolCalls = new Map<number, { id?: string; name: string; arguments: string }>();
-    let finishReason: FinishReason | null = null;
-    let stopSequence: string | undefined;
     try {
       while (!r.done) {
         const ev = r.value;
-        if (ev.type === 'delta') {
-          if (ev.content) text += ev.content;
-          for (const tc of ev.toolCalls ?? []) {
-            const cur = toolCalls.get(tc.index) ?? { name: '', arguments: '' };
-            if (tc.id) cur.id = tc.id;
-            if (tc.name) cur.name += tc.name;
-            if (tc.arguments) cur.arguments += tc.arguments;
-            toolCalls.set(tc.index, cur);
-          }
-        } else if (ev.type === 'finish') {
-          finished = true;
-          finishReason = ev.finishReason;
-          stopSequence = ev.stopSequence;
-        } else if (ev.type === 'usage') {
-          usage = ev.usage;
-        }
+        take(ev);
         yield ev;
         a.limit('idle', deps.config.streamIdleTimeoutMs);
         try {
@@ -736,64 +777,87 @@ export async function startChatStream(
       }
       status = 'ok';
     } finally {
-      // A consumer that stopped after finish + usage got everything: that is a success.
-      if (status === 'aborted' && finished && usage) status = 'ok';
-      a.dispose();
-      // The stream was in flight until now; its latency for routing is its time to first token.
-      if (failure) finish({ ok: false, err: failure, cool: target.multi });
-      else finish({ ok: true, ms: upstreamTtftMs });
-      if (status !== 'ok') {
-        a.abort();
-        void Promise.resolve(it.return?.()).catch(() => {});
-      }
-      observeAttempt(
-        deps,
-        target,
-        (performance.now() - attemptStarted) / 1000,
-        status === 'ok' ? null : (failure ?? classify(null, { reason: 'client' })),
-      );
-      const toolText = [...toolCalls.values()].map((t) => t.name + t.arguments).join('');
-      const finalUsage = usage ?? estimateUsage(input, text + toolText);
-      if (status === 'ok' && cache.key && finishReason !== null) {
-        deps.responseCache.put(call.principal.userId, cache.key, {
-          model: target.model.name,
-          provider: target.model.provider,
-          content: text.length > 0 || toolCalls.size === 0 ? text : null,
-          toolCalls: [...toolCalls.values()].map(
-            (t, i): ToolCall => ({
-              id: t.id ?? `call_${i}`,
-              type: 'function',
-              function: { name: t.name, arguments: t.arguments },
-            }),
-          ),
-          finishReason,
-          ...(stopSequence !== undefined ? { stopSequence } : {}),
-          usage: finalUsage,
-        });
-      }
-      record(deps, call, startedAt, started, {
-        target,
-        status,
-        errorCode: failure ? domainCodeOf(failure.kind) : null,
-        usage: finalUsage,
-        usageEstimated: usage === undefined,
-        admission,
-        quota,
-        ttftMs,
-        bodies: {
-          request: input,
-          response: {
-            content: text,
-            toolCalls: [...toolCalls.values()],
-            finishReason,
-            // As the non-stream row's body (the provider's ChatResponse) carries it.
-            ...(stopSequence !== undefined ? { stopSequence } : {}),
-            ...(failure ? { error: failure.kind } : {}),
-          },
-        },
-      });
+      settle();
     }
   }
+
+  /**
+   * Once per stream, however it ends: the upstream closed unless it finished, routing and metrics
+   * told, the cache filled, the reservation settled and the request-log row written.
+   */
+  function settle(): void {
+    if (settled) return;
+    settled = true;
+    call.signal.removeEventListener('abort', leftBeforeReading);
+    // A consumer that stopped after finish + usage got everything: that is a success.
+    if (status === 'aborted' && finished && usage) status = 'ok';
+    a.dispose();
+    // The stream was in flight until now; its latency for routing is its time to first token.
+    if (failure) finish({ ok: false, err: failure, cool: target.multi });
+    else finish({ ok: true, ms: upstreamTtftMs });
+    if (status !== 'ok') {
+      a.abort();
+      void Promise.resolve(it.return?.()).catch(() => {});
+    }
+    observeAttempt(
+      deps,
+      target,
+      (performance.now() - attemptStarted) / 1000,
+      status === 'ok' ? null : (failure ?? classify(null, { reason: 'client' })),
+    );
+    const toolText = [...toolCalls.values()].map((t) => t.name + t.arguments).join('');
+    const finalUsage = usage ?? estimateUsage(input, text + toolText);
+    if (status === 'ok' && cacheKey && finishReason !== null) {
+      deps.responseCache.put(call.principal.userId, cacheKey, {
+        model: target.model.name,
+        provider: target.model.provider,
+        content: text.length > 0 || toolCalls.size === 0 ? text : null,
+        toolCalls: [...toolCalls.values()].map(
+          (t, i): ToolCall => ({
+            id: t.id ?? `call_${i}`,
+            type: 'function',
+            function: { name: t.name, arguments: t.arguments },
+          }),
+        ),
+        finishReason,
+        ...(stopSequence !== undefined ? { stopSequence } : {}),
+        usage: finalUsage,
+      });
+    }
+    record(deps, call, startedAt, started, {
+      target,
+      status,
+      errorCode: failure ? domainCodeOf(failure.kind) : null,
+      usage: finalUsage,
+      usageEstimated: usage === undefined,
+      admission,
+      quota,
+      ttftMs,
+      bodies: {
+        request: input,
+        response: {
+          content: text,
+          toolCalls: [...toolCalls.values()],
+          finishReason,
+          // As the non-stream row's body (the provider's ChatResponse) carries it.
+          ...(stopSequence !== undefined ? { stopSequence } : {}),
+          ...(failure ? { error: failure.kind } : {}),
+        },
+      },
+    });
+  }
+
+  // A client that hangs up before the consumer reads the first event (e.g. while the stream's
+  // headers are written) leaves the generator unstarted, and an unstarted generator's `finally`
+  // never runs: without this the call would hold its reservation and upstream connection and
+  // write no request-log row. It is billed as aborted with what the upstream had produced.
+  function leftBeforeReading(): void {
+    if (begun) return;
+    if (!value.first.done) take(value.first.value); // produced upstream, so billed
+    settle();
+  }
+  if (call.signal.aborted) leftBeforeReading();
+  else call.signal.addEventListener('abort', leftBeforeReading, { once: true });
 
   return {
     model: target.model.name,
@@ -818,64 +882,38 @@ export async function createEmbeddings(
   const requestBody = { model: input.model, input: texts, dimensions: input.dimensions };
   let inputTokens = 0;
   for (const t of texts) inputTokens += countTextTokens(t);
-  const { admission, chain, tokens } = await admitCall(
+  const admitted = await admitCall(
     deps,
     call,
     allTargets,
     { inputTokens, maxTokens: undefined, kind: 'embedding' },
     requestBody,
   );
-  const startedAt = deps.clock.now();
-  const started = performance.now();
-  try {
-    const { target, value, attempt, attemptStarted, finish, quota } = await runChain(
-      deps,
-      call,
-      chain,
-      tuning,
-      started + deps.config.upstreamTimeoutMs,
-      tokens,
-      (t, a) =>
-        t.deployment.provider.embed(
-          {
-            model: t.deployment.upstreamModel,
-            input: texts,
-            ...(input.dimensions !== undefined ? { dimensions: input.dimensions } : {}),
-          },
-          a.options(),
-        ),
-    );
-    attempt.dispose();
-    const ms = performance.now() - attemptStarted;
-    finish({ ok: true, ms });
-    observeAttempt(deps, target, ms / 1000, null);
-    record(deps, call, startedAt, started, {
-      target,
-      status: 'ok',
-      errorCode: null,
+  const { target, value } = await callChain(
+    deps,
+    call,
+    admitted,
+    tuning,
+    requestBody,
+    (t, a) =>
+      t.deployment.provider.embed(
+        {
+          model: t.deployment.upstreamModel,
+          input: texts,
+          ...(input.dimensions !== undefined ? { dimensions: input.dimensions } : {}),
+        },
+        a.options(),
+      ),
+    (value) => ({
       usage: { ...zeroUsage, inputTokens: value.usage.inputTokens },
-      usageEstimated: false,
-      ttftMs: null,
-      admission,
-      quota,
-      bodies: {
-        request: requestBody,
-        response: { count: value.vectors.length, dimensions: value.vectors[0]?.length ?? 0 },
-      },
-    });
-    return {
-      model: target.model.name,
-      provider: target.deployment.connection.providerLabel,
-      requestId: call.requestId,
-      vectors: value.vectors,
-      usage: value.usage,
-    };
-  } catch (e) {
-    if (!(e instanceof ChainFailure)) {
-      admission.settle({});
-      throw e;
-    }
-    record(deps, call, startedAt, started, { ...failureOutcome(e, requestBody), admission });
-    throw toDomainError(e.error);
-  }
+      response: { count: value.vectors.length, dimensions: value.vectors[0]?.length ?? 0 },
+    }),
+  );
+  return {
+    model: target.model.name,
+    provider: target.deployment.connection.providerLabel,
+    requestId: call.requestId,
+    vectors: value.vectors,
+    usage: value.usage,
+  };
 }

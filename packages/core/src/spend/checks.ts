@@ -14,65 +14,52 @@ export function callLimitChecks(
   usd: number | null,
   tokens: number,
 ): LimitCheck[] {
-  const user = { kind: 'user', id: p.userId } as const;
-  const checks: LimitCheck[] = [
-    { subject: user, metric: 'usd', period: 'day', cap: 'budget', amount: usd },
-    { subject: user, metric: 'usd', period: 'month', cap: 'budget', amount: usd },
-  ];
+  const checks: LimitCheck[] = [];
+  budgetChecks(checks, { kind: 'user', id: p.userId }, usd);
   if (p.keyId !== null) {
     const key = { kind: 'key', id: p.keyId } as const;
-    checks.push(
-      { subject: key, metric: 'usd', period: 'day', cap: 'budget', amount: usd },
-      { subject: key, metric: 'usd', period: 'month', cap: 'budget', amount: usd },
-    );
-    const limits = p.key;
-    if (limits?.rpmLimit != null) {
-      checks.push({
-        subject: key,
-        metric: 'requests',
-        period: 'minute',
-        cap: limits.rpmLimit,
-        amount: 1,
-      });
-    }
-    if (limits?.tpmLimit != null) {
-      checks.push({
-        subject: key,
-        metric: 'tokens',
-        period: 'minute',
-        cap: limits.tpmLimit,
-        amount: tokens,
-      });
-    }
+    budgetChecks(checks, key, usd);
+    rateChecks(checks, key, p.key, tokens);
   }
   // Teams (#18): the team's budgets and limits apply to every call of its keys, together.
   for (const id of teamOf(p)) {
     const team = { kind: 'team', id } as const;
-    checks.push(
-      { subject: team, metric: 'usd', period: 'day', cap: 'budget', amount: usd },
-      { subject: team, metric: 'usd', period: 'month', cap: 'budget', amount: usd },
-    );
-    const limits = p.teamLimits;
-    if (limits?.rpmLimit != null) {
-      checks.push({
-        subject: team,
-        metric: 'requests',
-        period: 'minute',
-        cap: limits.rpmLimit,
-        amount: 1,
-      });
-    }
-    if (limits?.tpmLimit != null) {
-      checks.push({
-        subject: team,
-        metric: 'tokens',
-        period: 'minute',
-        cap: limits.tpmLimit,
-        amount: tokens,
-      });
-    }
+    budgetChecks(checks, team, usd);
+    rateChecks(checks, team, p.teamLimits, tokens);
   }
   return checks;
+}
+
+type Subject = LimitCheck['subject'];
+type RateLimits = { rpmLimit?: number | null; tpmLimit?: number | null } | null | undefined;
+
+/** A subject's day and month budgets (UTC), each charged the call's worst-case cost. */
+function budgetChecks(into: LimitCheck[], subject: Subject, usd: number | null): void {
+  into.push(
+    { subject, metric: 'usd', period: 'day', cap: 'budget', amount: usd },
+    { subject, metric: 'usd', period: 'month', cap: 'budget', amount: usd },
+  );
+}
+
+/** A subject's RPM (1 request) and TPM (the call's worst-case tokens) per UTC minute, when set. */
+function rateChecks(
+  into: LimitCheck[],
+  subject: Subject,
+  limits: RateLimits,
+  tokens: number,
+): void {
+  if (limits?.rpmLimit != null) {
+    into.push({ subject, metric: 'requests', period: 'minute', cap: limits.rpmLimit, amount: 1 });
+  }
+  if (limits?.tpmLimit != null) {
+    into.push({
+      subject,
+      metric: 'tokens',
+      period: 'minute',
+      cap: limits.tpmLimit,
+      amount: tokens,
+    });
+  }
 }
 
 /** What connectionLimitChecks needs of a connection (LiveConnection has it). */
@@ -91,13 +78,7 @@ const none: LimitCheck[] = [];
  */
 export function connectionLimitChecks(c: QuotaConnection, tokens: number): readonly LimitCheck[] {
   if (c.id === null || (c.rpmLimit === null && c.tpmLimit === null)) return none;
-  const subject = { kind: 'connection', id: c.id } as const;
   const checks: LimitCheck[] = [];
-  if (c.rpmLimit !== null) {
-    checks.push({ subject, metric: 'requests', period: 'minute', cap: c.rpmLimit, amount: 1 });
-  }
-  if (c.tpmLimit !== null) {
-    checks.push({ subject, metric: 'tokens', period: 'minute', cap: c.tpmLimit, amount: tokens });
-  }
+  rateChecks(checks, { kind: 'connection', id: c.id }, c, tokens);
   return checks;
 }
