@@ -52,7 +52,13 @@ export function bodyLimitFor(url: string): number | undefined {
   return undefined;
 }
 
-const tooLarge = () => new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+/** Fastify's own 413 error, saying what this route accepts (every surface shows the message). */
+function tooLarge(limit: number): FastifyError {
+  const err = new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+  const size = limit % MiB === 0 ? `${limit / MiB} MiB` : `${limit} bytes`;
+  err.message = `request body too large: this route accepts at most ${size}`;
+  return err;
+}
 
 /** Sockets still reading the rest of an upload already answered 413 (see the onError hook). */
 const answered = new WeakSet<Duplex>();
@@ -73,7 +79,7 @@ function byteLimit(source: Readable, limit: number): Transform {
       if (seen <= limit) return done(null, chunk);
       source.unpipe(this);
       source.resume();
-      done(tooLarge());
+      done(tooLarge(limit));
     },
   });
 }
@@ -139,7 +145,7 @@ export function installBodyLimits(app: FastifyInstance): void {
     if (declared !== undefined) {
       // Node's parser never delivers more than content-length bytes: the header is the truth.
       // The unread body is dumped by Node after the answer (the connection stays open).
-      if (Number(declared) > limit) return done(tooLarge());
+      if (Number(declared) > limit) return done(tooLarge(limit));
       return done(null, payload);
     }
     return done(null, payload.pipe(byteLimit(payload, limit)));

@@ -234,13 +234,13 @@ describe('over-limit uploads on a raw connection', () => {
   it('a declared content-length over the limit is answered 413 before any of the body is sent', async () => {
     const logged = await requestLogRows(s);
     const cases = [
-      ['/v1/chat/completions', 50 * MiB, (b: ErrorBody) => b.error.code],
-      ['/v1/messages', 50 * MiB, (b: ErrorBody) => b.error.type],
+      ['/v1/chat/completions', 50 * MiB, '20 MiB', (b: ErrorBody) => b.error.code],
+      ['/v1/messages', 50 * MiB, '20 MiB', (b: ErrorBody) => b.error.type],
       // /v1/files takes up to 200 MiB; /v1/batches has the 1 MiB default.
-      ['/v1/files', FILE_UPLOAD_LIMIT + 1, (b: ErrorBody) => b.error.code],
-      ['/v1/batches', 1 * MiB + 1, (b: ErrorBody) => b.error.code],
+      ['/v1/files', FILE_UPLOAD_LIMIT + 1, '200 MiB', (b: ErrorBody) => b.error.code],
+      ['/v1/batches', 1 * MiB + 1, '1 MiB', (b: ErrorBody) => b.error.code],
     ] as const;
-    for (const [path, length, codeOf] of cases) {
+    for (const [path, length, limit, codeOf] of cases) {
       // Headers only: the answer can only come from the declared length.
       const got = await rawExchange(
         base,
@@ -252,6 +252,7 @@ describe('over-limit uploads on a raw connection', () => {
       expect(codeOf(JSON.parse(res?.body ?? '{}') as ErrorBody)).toMatch(
         /^(payload_too_large|request_too_large)$/,
       );
+      expect(res?.body).toContain(`accepts at most ${limit}`);
     }
     expect(await requestLogRows(s)).toBe(logged);
   });
