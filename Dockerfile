@@ -41,4 +41,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Server + worker + (without DATABASE_URL) embedded Postgres in one container, like `pnpm start`.
 # docker-compose.yml runs server and worker as separate services against a real Postgres instead.
-CMD ["node", "apps/server/src/main.ts"]
+CMD ["node", "apps/server/src/main.js"]

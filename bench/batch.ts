@@ -56,7 +56,7 @@ async function p50(url: string, key: string, n: number, keepGoing = () => true):
 async function main() {
   const home = mkdtempSync(join(tmpdir(), 'tollgate-bench-batch-'));
   const tg = startChild(
-    ['apps/server/src/main.ts'],
+    ['apps/server/src/main.js'],
     {
       TOLLGATE_HOME: home,
       PORT: '0',

@@ -34,7 +34,7 @@ const role = (pid: number) => {
   return 'server process';
 };
 
-const proc = spawn(process.execPath, ['apps/server/src/main.ts'], {
+const proc = spawn(process.execPath, ['apps/server/src/main.js'], {
   cwd: root,
   env: { ...process.env, DATABASE_URL: '', TOLLGATE_HOME: home, PORT: '0', LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'pipe', 'inherit'],

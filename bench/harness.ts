@@ -222,7 +222,7 @@ export async function startTollgate(
   const home = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
   const password = 'bench-password-0123456789';
   const tg = startChild(
-    [...(opts.nodeArgs ?? []), 'apps/server/src/main.ts', '--no-worker'],
+    [...(opts.nodeArgs ?? []), 'apps/server/src/main.js', '--no-worker'],
     {
       TOLLGATE_HOME: home,
       PORT: '0',

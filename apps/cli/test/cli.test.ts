@@ -14,7 +14,7 @@ import {
 } from './harness.ts';
 
 // The real command (apps/cli/bin/tollgate, as installed) as a child process against the real
-// server (apps/server/src/main.ts) on its own database. Stdout and stderr are pipes here, so no
+// server (apps/server/src/main.js) on its own database. Stdout and stderr are pipes here, so no
 // output may carry colour codes.
 
 let server: Server;

@@ -84,7 +84,7 @@ export type Server = {
 };
 
 /**
- * The real server, as `pnpm start` runs it (apps/server/src/main.ts), on a fresh clone of the
+ * The real server, as `pnpm start` runs it (apps/server/src/main.js), on a fresh clone of the
  * test template database, with a known first admin.
  */
 export async function startServer(env: Record<string, string> = {}): Promise<Server> {
@@ -92,7 +92,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Ser
   const home = mkdtempSync(join(tmpdir(), 'tollgate-cli-server-'));
   const adminEmail = 'admin@cli.test';
   const adminPassword = 'correct horse battery staple';
-  const proc = spawn(nodeBin, [join(repoRoot, 'apps/server/src/main.ts')], {
+  const proc = spawn(nodeBin, [join(repoRoot, 'apps/server/src/main.js')], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',

@@ -24,7 +24,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Node's default, stated: a bigger header block is answered 431 and the connection closed. */
 export const MAX_HEADER_BYTES = 16 * 1024;
 
-/** The whole HTTP surface, not listening: tests `inject()` into it, main.ts listens. */
+/** The whole HTTP surface, not listening: tests `inject()` into it, serve.ts listens. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,

@@ -1,7 +1,7 @@
 import { loadConfig } from '@tollgate/config';
 import { createLogger } from '@tollgate/telemetry';
 import { buildServer } from './app.ts';
-import { exitFatal, listenFailureMessage } from './child-fatal.ts';
+import { exitFatal, listenFailureMessage } from './child-fatal.js';
 import { createServerDeps } from './deps.ts';
 
 /**

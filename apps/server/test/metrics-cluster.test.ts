@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSamples, sampleValue } from './metrics-text.ts';
 
 // `pnpm start` for real: a primary, two node:cluster server processes and the graphile worker.
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
 
 let testDb: TestDb;
 let proc: ChildProcess;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRestartPolicy } from '../src/restart-policy.ts';
+import { createRestartPolicy } from '../src/restart-policy.js';
 
 const opts = { quickExitMs: 10_000, maxQuickExits: 5, baseDelayMs: 500, maxDelayMs: 4_000 };
 

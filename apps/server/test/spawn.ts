@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const mainEntry = join(repoRoot, 'apps/server/src/main.ts');
+const mainEntry = join(repoRoot, 'apps/server/src/main.js');
 /** The repo's own Node 24 (the `node` devDependency), as `pnpm start` would use. */
 export const nodeBin = existsSync(join(repoRoot, 'node_modules/.bin/node'))
   ? join(repoRoot, 'node_modules/.bin/node')
@@ -21,11 +21,15 @@ export type Running = {
 };
 
 /**
- * `node apps/server/src/main.ts` as `pnpm start` runs it, with a clean environment: nothing from
+ * `node apps/server/src/main.js` as `pnpm start` runs it, with a clean environment: nothing from
  * the test runner's env leaks in except PATH/HOME, and `.env` cannot add a DATABASE_URL.
  */
-export function startTollgate(env: Record<string, string>, args: string[] = []): Running {
-  const proc = spawn(nodeBin, [mainEntry, ...args], {
+export function startTollgate(
+  env: Record<string, string>,
+  args: string[] = [],
+  nodeArgs: string[] = [],
+): Running {
+  const proc = spawn(nodeBin, [...nodeArgs, mainEntry, ...args], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',

@@ -96,6 +96,34 @@ describe('usage analytics', () => {
     expect(body.totals.requests).toBe(10);
   });
 
+  it('groups by local hour: the hour that does not exist on the DST day has no group', async () => {
+    const r = await rest(
+      `/api/usage?from=${range.from}&to=${range.to}&groupBy=hour&tz=Europe/Berlin`,
+      member.apiKey,
+    );
+    expect(r.statusCode).toBe(200);
+    const body = r.json() as UsageSummary;
+    expect(body.items.map((i) => [i.group, i.requests])).toEqual([
+      ['2026-03-28T23:00', 1],
+      ['2026-03-29T00:00', 1],
+      ['2026-03-29T01:00', 1],
+      ['2026-03-29T03:00', 1], // 01:00Z is 03:00 CEST: 02:00 was skipped
+      ['2026-03-29T12:00', 3], // 10:15Z, and the unpriced and the rejected call at 10:30Z/10:31Z
+      ['2026-03-29T23:00', 1],
+      ['2026-03-30T00:00', 1],
+      ['2026-03-30T14:00', 1],
+    ]);
+    expect(body.totals.requests).toBe(10);
+    // 5:30 off UTC, a local hour cuts through a UTC hour: 10:15Z is 15:45, 10:30Z is 16:00.
+    const kolkata = await usageSummary(s.deps, member.principal, {
+      ...range,
+      tz: 'Asia/Kolkata',
+      groupBy: 'hour',
+    });
+    const at = (group: string) => kolkata.items.find((i) => i.group === group)?.requests;
+    expect([at('2026-03-29T15:00'), at('2026-03-29T16:00')]).toEqual([1, 2]);
+  });
+
   it('members see their own calls; admins everyone’s', async () => {
     const mine = await usageSummary(s.deps, member.principal, { ...range, groupBy: 'user' });
     expect(mine.items.map((i) => i.group)).toEqual([member.id]);
@@ -104,7 +132,7 @@ describe('usage analytics', () => {
   });
 
   it('rollups + raw rows equal the raw rows alone, at any watermark and in any zone', async () => {
-    const groupings = ['day', 'model', 'key', 'user'] as const;
+    const groupings = ['hour', 'day', 'model', 'key', 'user'] as const;
     const zones = ['Europe/Berlin', 'UTC', 'Asia/Kolkata', 'America/St_Johns'];
     const snapshot = async () => {
       const out: UsageSummary[] = [];

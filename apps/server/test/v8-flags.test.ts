@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serverExecArgv } from '../src/v8-flags.ts';
+import { serverExecArgv } from '../src/v8-flags.js';
 
 describe('serverExecArgv', () => {
   it('adds the young-generation cap to what the primary was started with', () => {

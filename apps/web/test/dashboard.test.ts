@@ -36,7 +36,7 @@ const consoleErrors: string[] = [];
 
 async function startServer(): Promise<string> {
   // With its worker: the batch steps need one.
-  server = spawn(nodeBin, [join(repoRoot, 'apps/server/src/main.ts')], {
+  server = spawn(nodeBin, [join(repoRoot, 'apps/server/src/main.js')], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',
@@ -70,10 +70,13 @@ async function startServer(): Promise<string> {
   });
 }
 
+/** The dashboard as the sources are now: a dist older than them was built from other code. */
 async function ensureBuilt(): Promise<void> {
-  if (existsSync(join(webRoot, 'dist/index.html'))) return;
-  const { build } = await import('vite');
-  await build({ root: webRoot, logLevel: 'warn' });
+  const build = spawn(process.execPath, [join(webRoot, 'scripts/build.ts'), '--if-stale'], {
+    stdio: 'inherit',
+  });
+  const code = await new Promise<number | null>((r) => build.once('exit', r));
+  if (code !== 0) throw new Error(`dashboard build failed (exit ${code})`);
 }
 
 /** axe-core on the current page: no violations (evaluated over CDP, so the page's CSP holds). */

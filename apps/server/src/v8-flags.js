@@ -1,3 +1,5 @@
+// @ts-check
+// Plain JavaScript: imported by the `pnpm start` supervisor, which loads no .ts (supervisor.js).
 /**
  * V8 flags for the server processes the primary forks. Node 24 sizes the young generation from
  * the machine's memory: on this 24 GB bench machine each semi-space may grow to 64 MB, and a
@@ -9,9 +11,10 @@
  */
 const DEFAULTS = ['--max-semi-space-size=8'];
 
-export function serverExecArgv(execArgv: readonly string[]): string[] {
+/** @param {readonly string[]} execArgv @returns {string[]} */
+export function serverExecArgv(execArgv) {
   const extra = DEFAULTS.filter((flag) => {
-    const name = flag.split('=')[0] as string;
+    const name = flag.split('=')[0];
     return !execArgv.some((g) => g.split('=')[0]?.replace(/_/g, '-') === name);
   });
   return [...execArgv, ...extra];
