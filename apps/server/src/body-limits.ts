@@ -1,4 +1,4 @@
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { type Duplex, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { appRouter } from '@tollgate/api';
 import { DomainError } from '@tollgate/core';
 import { getErrorShape, type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server';
@@ -34,8 +34,8 @@ function procedures(pathname: string): string[] {
 
 /**
  * The body limit of a /api or /trpc request, by what it calls; undefined elsewhere (those routes
- * carry their own `bodyLimit`, e.g. /v1). A batched /trpc call gets 20 MiB only when every
- * procedure in it is a model call.
+ * carry their own `bodyLimit`, e.g. /v1, which the preParsing hook applies). A batched /trpc call
+ * gets 20 MiB only when every procedure in it is a model call.
  */
 export function bodyLimitFor(url: string): number | undefined {
   const q = url.indexOf('?');
@@ -52,14 +52,24 @@ export function bodyLimitFor(url: string): number | undefined {
   return undefined;
 }
 
-const tooLarge = () => new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+/** Fastify's own 413 error, saying what this route accepts (every surface shows the message). */
+function tooLarge(limit: number): FastifyError {
+  const err = new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+  const size = limit % MiB === 0 ? `${limit / MiB} MiB` : `${limit} bytes`;
+  err.message = `request body too large: this route accepts at most ${size}`;
+  return err;
+}
+
+/** Sockets still reading the rest of an upload already answered 413 (see the onError hook). */
+const answered = new WeakSet<Duplex>();
 
 /**
  * Counts the bytes that really arrive (chunked bodies declare no length) and fails past `limit`.
- * The rest of the upload is then read and thrown away (`resume()` with no listener), as Fastify
- * does for its own route limits: left paused, the request was never finished, the connection was
- * closed under a client still writing, and it saw EPIPE instead of its 413. Reading costs no
- * memory; Node's requestTimeout bounds how long an endless upload can keep the socket.
+ * The rest of the upload is then read and thrown away (`resume()` with no listener): left paused,
+ * the request was never finished and the client, still writing, saw EPIPE instead of its 413.
+ * Reading costs no memory (nothing listens, nothing is kept); Node's requestTimeout
+ * (HTTP_REQUEST_TIMEOUT_MS) bounds how long an endless upload can keep the socket. The connection
+ * is kept open meanwhile (the onError hook below): see there.
  */
 function byteLimit(source: Readable, limit: number): Transform {
   let seen = 0;
@@ -69,7 +79,7 @@ function byteLimit(source: Readable, limit: number): Transform {
       if (seen <= limit) return done(null, chunk);
       source.unpipe(this);
       source.resume();
-      done(tooLarge());
+      done(tooLarge(limit));
     },
   });
 }
@@ -109,10 +119,13 @@ function trpcErrorBody(req: FastifyRequest, status: number, message: string): un
 }
 
 /**
- * Per-route body limits for /api and /trpc (one wildcard route each, so Fastify's route
- * `bodyLimit` cannot tell chat from keys): those routes accept up to 20 MiB at Fastify's level and
- * a preParsing hook applies the limit of what is called, from content-length or, for chunked
- * bodies, by counting. Call before registering the routes (onRoute only sees later routes).
+ * Body limits for every surface, applied by one preParsing hook from content-length (refused
+ * before a byte of the body is read) or, for chunked bodies, by counting: on /api and /trpc (one
+ * wildcard route each, so Fastify's route `bodyLimit` cannot tell chat from keys) the limit of
+ * what is called, elsewhere the route's own `bodyLimit` (/v1: 20 MiB model calls, 200 MiB
+ * /v1/files, 1 MiB the rest). Past it the answer is 413 in the surface's shape, sent at once, and
+ * the rest of the upload is read and discarded on a connection kept open, so a client still
+ * writing reads its 413. Call before registering the routes (onRoute only sees later routes).
  */
 export function installBodyLimits(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
@@ -125,16 +138,43 @@ export function installBodyLimits(app: FastifyInstance): void {
 
   // Callback style: it runs on every request, and an async hook costs a promise and a microtask.
   app.addHook('preParsing', (req, _reply, payload, done) => {
-    const limit = bodyLimitFor(req.url);
-    if (limit === undefined) return done(null, payload);
     const declared = req.headers['content-length'];
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    if (declared === undefined && !chunked) return done(null, payload);
+    const limit = bodyLimitFor(req.url) ?? req.routeOptions.bodyLimit;
     if (declared !== undefined) {
       // Node's parser never delivers more than content-length bytes: the header is the truth.
-      if (Number(declared) > limit) return done(tooLarge());
+      // The unread body is dumped by Node after the answer (the connection stays open).
+      if (Number(declared) > limit) return done(tooLarge(limit));
       return done(null, payload);
     }
-    if (req.headers['transfer-encoding'] === undefined) return done(null, payload);
     return done(null, payload.pipe(byteLimit(payload, limit)));
+  });
+
+  // Fastify marks a body it failed to read `connection: close` ("the client may send more
+  // data"), and Node then destroys the socket as soon as the 413 is written: the unread upload
+  // still arriving makes the kernel answer with a reset, and a client still writing sees EPIPE or
+  // ECONNRESET before it reads the 413 (a few 50 MB uploads in a hundred, here). The rest of the
+  // body is being discarded (byteLimit above, Node's own dump otherwise), so the connection can
+  // stay open as for any request answered early: Node's parser reads the upload to its end, then
+  // the connection is idle (and reusable) like any other. Only the 413 is changed: other parse
+  // errors have read the whole body already.
+  app.addHook('onError', (req, reply, err, done) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      reply.removeHeader('connection');
+      const socket = req.raw.socket;
+      if (!req.raw.complete && socket) {
+        answered.add(socket);
+        req.raw.once('end', () => answered.delete(socket));
+      }
+    }
+    done();
+  });
+  // An upload that never ends is cut by Node's requestTimeout, whose 'clientError' would write a
+  // 408 after the 413 already sent for that request: the socket is closed without a second answer.
+  // Prepended, so Fastify's own handler finds the socket destroyed and writes nothing either.
+  app.server.prependListener('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && answered.has(socket)) socket.destroy();
   });
 
   // Fastify-level refusals on /trpc (body too large, unsupported media type) in tRPC's error

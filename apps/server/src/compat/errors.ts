@@ -98,7 +98,11 @@ function fastifyClientError(e: unknown): CompatError | undefined {
     return {
       status: 413,
       code: 'payload_too_large',
-      message: 'request body too large: 20 MiB for model calls, 200 MiB for file uploads',
+      // body-limits.ts names the route's own limit; Fastify's bare message otherwise.
+      message:
+        typeof message === 'string' && message.startsWith('request body too large')
+          ? message
+          : 'request body too large: 20 MiB for model calls, 200 MiB for file uploads',
       param: null,
       retryAfter: undefined,
     };
