@@ -1,15 +1,14 @@
 /**
  * `pnpm bench:otel`: what OpenTelemetry export costs. Two Tollgate processes against the same
- * fake upstream, one with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a counting OTLP/HTTP sink in
- * this process, one without; c=64 load on /v1/chat/completions in alternating rounds (the
- * machine is shared: see bench/NOTES.md). Goal: CPU per request with export on within 10 % of
- * off. Prints a Markdown table for docs/benchmarks.md; asserts nothing. Flags: --quick (two
- * rounds), --node-arg=… (node flags for both Tollgate processes, e.g. --cpu-prof), --on-env=NAME=value
- * (the "on" process's environment; `--on-env=OTEL_EXPORTER_OTLP_ENDPOINT=` runs an A/A check).
+ * fake upstream, one with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a counting OTLP/HTTP sink
+ * (bench/otlp-sink.ts, its own process, like a collector), one without; c=64 load on
+ * /v1/chat/completions in alternating rounds (the machine is shared: see bench/NOTES.md).
+ * Goal: CPU per request with export on within 10 % of off. Prints a Markdown table for
+ * docs/benchmarks.md; asserts nothing. Flags: --quick (two rounds), --node-arg=… (node flags for
+ * both Tollgate processes, e.g. --cpu-prof), --on-env=NAME=value (the "on" process's
+ * environment; `--on-env=OTEL_EXPORTER_OTLP_ENDPOINT=` runs an A/A check).
  * bench/otel-micro.ts measures the tracing path alone.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DURATION_S, loadRounds, quick, startChild, startTollgate } from './harness.ts';
 
 // Profiling (bench/NOTES.md): --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/p passes node
@@ -26,22 +25,14 @@ const onEnv = Object.fromEntries(
 );
 
 async function startSink() {
-  let batches = 0;
-  let bytes = 0;
-  const server = http.createServer((req, res) => {
-    req.on('data', (c: Buffer) => {
-      bytes += c.length;
-    });
-    req.on('end', () => {
-      batches++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const sink = startChild(['bench/otlp-sink.ts'], {}, /listening on (http:\/\/\S+)/);
+  process.on('exit', () => sink.child.kill('SIGTERM'));
+  const url = (await sink.matched)[1] as string;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stats: () => ({ batches, bytes }),
-    close: () => server.close(),
+    url,
+    stats: async () =>
+      (await (await fetch(`${url}/stats`)).json()) as { batches: number; bytes: number },
+    close: () => sink.child.kill('SIGTERM'),
   };
 }
 
@@ -67,7 +58,7 @@ async function main() {
     const b = c64.get('otel on');
     if (!a || !b) throw new Error('missing figures');
     const ratio = b.cpuUsPerReq / a.cpuUsPerReq;
-    const { batches, bytes } = sink.stats();
+    const { batches, bytes } = await sink.stats();
     const lines = [
       `Run: ${new Date().toISOString()}, c=64, ${rounds} alternating rounds of ${(DURATION_S / rounds).toFixed(1)} s per target.`,
       '',

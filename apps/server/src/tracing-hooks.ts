@@ -6,10 +6,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The W3C trace id of this request's server span (tracing on only), for the log line. */
     traceId?: string;
+    /** This request's HTTP server span (tracing on only). */
+    serverSpan?: Span | null;
   }
 }
-
-const serverSpans = new WeakMap<FastifyRequest, Span>();
 
 /**
  * An HTTP server span per request (installed only when tracing is on): it continues the
@@ -17,6 +17,10 @@ const serverSpans = new WeakMap<FastifyRequest, Span>();
  * skips onResponse, 'close' does not), and its trace id goes into the request's log line.
  */
 export function installTracing(app: FastifyInstance, tracing: Tracing): void {
+  // Declared on the request's constructor, not added per request: the request objects keep one
+  // shape, and no WeakMap entry (an ephemeron the GC must trace) is made per request.
+  app.decorateRequest('traceId', '');
+  app.decorateRequest('serverSpan', null);
   app.addHook('onRequest', (req, reply, done) => {
     const q = req.url.indexOf('?');
     const span = tracing.startServerSpan(
@@ -24,7 +28,7 @@ export function installTracing(app: FastifyInstance, tracing: Tracing): void {
       q === -1 ? req.url : req.url.slice(0, q),
       req.headers,
     );
-    serverSpans.set(req, span);
+    req.serverSpan = span;
     // A log-line field, not a child logger: pino's child() redacts its bindings every time.
     req.traceId = span.spanContext().traceId;
     reply.raw.once('close', () =>
@@ -43,6 +47,6 @@ export function traceHeaders(
   req: FastifyRequest,
   tracing: Tracing | undefined,
 ): { headers: Record<string, string> } | Record<string, never> {
-  const span = tracing ? serverSpans.get(req) : undefined;
+  const span = tracing ? req.serverSpan : undefined;
   return span && tracing ? { headers: { traceparent: tracing.traceparentOf(span) } } : {};
 }
