@@ -1,19 +1,11 @@
-import { ConfigError, loadConfig, loadDotEnv, withSecret } from '@tollgate/config';
+import { loadConfig, withSecret } from '@tollgate/config';
 import { createLogger } from '@tollgate/telemetry';
+import { configOrExit } from './config-or-exit.ts';
 import { firstAdminBanner, prepareDatabase } from './prepare.ts';
 
 // `node apps/server/src/prepare-main.ts`: migrate and bootstrap a database, then exit (the
 // Kubernetes migration Job; deploy/k8s). `pnpm start` does the same before it starts anything.
-loadDotEnv();
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = withSecret(loadConfig());
-} catch (e) {
-  if (!(e instanceof ConfigError)) throw e;
-  process.stderr.write('tollgate: invalid configuration, nothing done\n');
-  for (const line of e.problems) process.stderr.write(`  ${line}\n`);
-  process.exit(1);
-}
+const config = configOrExit('nothing done', () => withSecret(loadConfig()));
 const log = createLogger(config).child({ process: 'prepare' });
 if (!config.databaseUrl || !config.secret) {
   log.fatal('DATABASE_URL and TOLLGATE_SECRET are required');

@@ -1,12 +1,5 @@
 import { join } from 'node:path';
-import {
-  type Config,
-  ConfigError,
-  childEnvironment,
-  loadConfig,
-  loadDotEnv,
-  withSecret,
-} from '@tollgate/config';
+import { type Config, childEnvironment, withSecret } from '@tollgate/config';
 import {
   AlreadyRunningError,
   type PostgresCommand,
@@ -14,6 +7,7 @@ import {
   startEmbeddedPostgres,
 } from '@tollgate/db';
 import { createLogger, type Logger } from '@tollgate/telemetry';
+import { configOrExit } from './config-or-exit.ts';
 import { firstAdminBanner, prepareDatabase } from './prepare.ts';
 import type { PreparedMessage, SpawnPostgresReply, SpawnPostgresRequest } from './supervisor.js';
 
@@ -25,18 +19,6 @@ import type { PreparedMessage, SpawnPostgresReply, SpawnPostgresRequest } from '
  * bootstrap (prepare.ts, shared with the Kubernetes Job); then the children's environment and
  * the supervisor's few settings go back over IPC.
  */
-
-function configOrExit(): Config {
-  loadDotEnv();
-  try {
-    return loadConfig();
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write('tollgate: invalid configuration, nothing started\n');
-    for (const line of e.problems) process.stderr.write(`  ${line}\n`);
-    process.exit(1);
-  }
-}
 
 function send(message: SpawnPostgresRequest | PreparedMessage): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -92,7 +74,7 @@ async function startEmbeddedOrExit(config: Config, log: Logger): Promise<string>
   }
 }
 
-const config = configOrExit();
+const config = configOrExit('nothing started');
 const log = createLogger(config);
 const databaseUrl = config.databaseUrl ?? (await startEmbeddedOrExit(config, log));
 const secret = withSecret(config, {
