@@ -23,22 +23,26 @@ export function findConnection(db: Kysely<DB>, id: string): Promise<ConnectionRo
   return db.selectFrom('provider_connections').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** A connection's values as its row's columns (insert and update alike). */
+function columns(v: ConnectionValues) {
+  return {
+    name: v.name,
+    kind: v.kind,
+    base_url: v.baseUrl,
+    api_key_enc: v.apiKeyEnc,
+    key_prefix: v.keyPrefix,
+    api_version: v.apiVersion,
+    headers: JSON.stringify(v.headers),
+    rpm_limit: v.rpmLimit,
+    tpm_limit: v.tpmLimit,
+  };
+}
+
 /** Inserts with a caller-chosen id: the key's ciphertext is bound to it (sealed-box aad). */
 export function insertConnection(db: Kysely<DB>, id: string, v: ConnectionValues) {
   return db
     .insertInto('provider_connections')
-    .values({
-      id,
-      name: v.name,
-      kind: v.kind,
-      base_url: v.baseUrl,
-      api_key_enc: v.apiKeyEnc,
-      key_prefix: v.keyPrefix,
-      api_version: v.apiVersion,
-      headers: JSON.stringify(v.headers),
-      rpm_limit: v.rpmLimit,
-      tpm_limit: v.tpmLimit,
-    })
+    .values({ id, ...columns(v) })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -46,18 +50,7 @@ export function insertConnection(db: Kysely<DB>, id: string, v: ConnectionValues
 export function updateConnectionRow(db: Kysely<DB>, id: string, v: ConnectionValues) {
   return db
     .updateTable('provider_connections')
-    .set({
-      name: v.name,
-      kind: v.kind,
-      base_url: v.baseUrl,
-      api_key_enc: v.apiKeyEnc,
-      key_prefix: v.keyPrefix,
-      api_version: v.apiVersion,
-      headers: JSON.stringify(v.headers),
-      rpm_limit: v.rpmLimit,
-      tpm_limit: v.tpmLimit,
-      updated_at: sql`now()`,
-    })
+    .set({ ...columns(v), updated_at: sql`now()` })
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirst();
