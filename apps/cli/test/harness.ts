@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestDb, type TestDb } from '@tollgate/test-kit';
+import { createTestDb, type ProcessOutput, type TestDb, watchOutput } from '@tollgate/test-kit';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 /** The installed command: the sh wrapper that runs src/main.ts on the repo's Node 24. */
@@ -12,67 +12,10 @@ const nodeBin = existsSync(join(repoRoot, 'node_modules/.bin/node'))
   ? join(repoRoot, 'node_modules/.bin/node')
   : process.execPath;
 
-export type Proc = {
-  proc: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** Every stdout chunk as it arrived. */
-  chunks: string[];
-  /** Resolves when `re` matches stdout (or stderr with `on: 'stderr'`); rejects if it exits first. */
-  waitFor: (re: RegExp, on?: 'stdout' | 'stderr', timeoutMs?: number) => Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-};
+export type Proc = ProcessOutput & { proc: ChildProcess };
 
 function track(proc: ChildProcess): Proc {
-  const text = { stdout: '', stderr: '' };
-  const chunks: string[] = [];
-  const listeners = new Set<() => void>();
-  proc.stdout?.on('data', (d: Buffer) => {
-    text.stdout += d.toString();
-    chunks.push(d.toString());
-    for (const l of listeners) l();
-  });
-  proc.stderr?.on('data', (d: Buffer) => {
-    text.stderr += d.toString();
-    for (const l of listeners) l();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    proc.once('close', (code, signal) => r({ code, signal })),
-  );
-  const waitFor = (re: RegExp, on: 'stdout' | 'stderr' = 'stdout', timeoutMs = 30_000) =>
-    new Promise<RegExpMatchArray>((resolvePromise, reject) => {
-      const check = () => {
-        const m = text[on].match(re);
-        if (m) {
-          done();
-          resolvePromise(m);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new Error(
-            `timed out waiting for ${re}\nstdout:\n${text.stdout}\nstderr:\n${text.stderr}`,
-          ),
-        );
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        listeners.delete(check);
-      };
-      listeners.add(check);
-      void exited.then(({ code, signal }) => {
-        if (!listeners.has(check)) return;
-        done();
-        reject(
-          new Error(
-            `exited (${code ?? signal}) before ${re}\nstdout:\n${text.stdout}\nstderr:\n${text.stderr}`,
-          ),
-        );
-      });
-      check();
-    });
-  return { proc, stdout: () => text.stdout, stderr: () => text.stderr, chunks, waitFor, exited };
+  return { proc, ...watchOutput(proc, { settledOn: 'close', timeoutMs: 30_000 }) };
 }
 
 export type Server = {

@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Exited, watchOutput } from '@tollgate/test-kit';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const mainEntry = join(repoRoot, 'apps/server/src/main.js');
@@ -17,7 +18,7 @@ export type Running = {
   stderr: () => string;
   /** Resolves with the first match of `re` in stdout; rejects if the process exits first. */
   waitFor: (re: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<Exited>;
 };
 
 /**
@@ -43,53 +44,14 @@ export function startTollgate(
     // then exactly what Ctrl-C sends (to the primary and every process it started).
     detached: true,
   });
-  let out = '';
-  let err = '';
-  const listeners = new Set<() => void>();
-  proc.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-    for (const l of listeners) l();
-  });
-  proc.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    proc.once('exit', (code, signal) => r({ code, signal })),
-  );
-  const waitFor = (re: RegExp, timeoutMs = 45_000) =>
-    new Promise<RegExpMatchArray>((resolvePromise, reject) => {
-      const check = () => {
-        const m = out.match(re);
-        if (m) {
-          done();
-          resolvePromise(m);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out waiting for ${re}\nstdout:\n${out}\nstderr:\n${err}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        listeners.delete(check);
-      };
-      listeners.add(check);
-      void exited.then(({ code, signal }) => {
-        if (!listeners.has(check)) return;
-        done();
-        reject(
-          new Error(`exited (${code ?? signal}) before ${re}\nstdout:\n${out}\nstderr:\n${err}`),
-        );
-      });
-      check();
-    });
+  const output = watchOutput(proc, { settledOn: 'exit', timeoutMs: 45_000 });
   return {
     proc,
     pid: proc.pid ?? -1,
-    stdout: () => out,
-    stderr: () => err,
-    waitFor,
-    exited,
+    stdout: output.stdout,
+    stderr: output.stderr,
+    waitFor: (re, timeoutMs) => output.waitFor(re, 'stdout', timeoutMs),
+    exited: output.exited,
   };
 }
 

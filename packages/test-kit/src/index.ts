@@ -15,5 +15,7 @@ export type {
   OtlpTraceRequest,
 } from './otlp-receiver.ts';
 export { decodeOtlpTraces, startOtlpReceiver } from './otlp-receiver.ts';
+export type { Exited, ProcessOutput } from './process-output.ts';
+export { watchOutput } from './process-output.ts';
 export type { TestDb } from './test-db.ts';
 export { createTestDb } from './test-db.ts';
