@@ -39,8 +39,15 @@ function toFileView(
   };
 }
 
-/** Files uploaded before this are expired (hidden now, deleted by the purge job). */
-const notBefore = (deps: FileDeps) => retentionCutoff(deps, deps.config.filesRetentionDays);
+/**
+ * The caller's files that have not expired: one uploaded before FILES_RETENTION_DAYS is hidden
+ * at once, before the purge job deletes it.
+ */
+function liveFiles(deps: FileDeps, who: UserPrincipal) {
+  const q = deps.db.selectFrom('files').where('user_id', '=', who.userId);
+  const cutoff = retentionCutoff(deps, deps.config.filesRetentionDays);
+  return cutoff ? q.where('created_at', '>=', cutoff) : q;
+}
 
 /** OpenAI's id form (`file-` + 24 alphanumerics). */
 export function newFileId(): string {
@@ -74,14 +81,10 @@ export async function createFile(
  * expired one (even before the purge job has deleted it).
  */
 export async function getFile(deps: FileDeps, who: UserPrincipal, id: string): Promise<FileView> {
-  let q = deps.db
-    .selectFrom('files')
+  const row = await liveFiles(deps, who)
     .select(['id', 'purpose', 'filename', 'bytes', 'created_at'])
     .where('id', '=', id)
-    .where('user_id', '=', who.userId);
-  const cutoff = notBefore(deps);
-  if (cutoff) q = q.where('created_at', '>=', cutoff);
-  const row = await q.executeTakeFirst();
+    .executeTakeFirst();
   if (!row) throw new DomainError('not_found', `file '${id}' not found`);
   return toFileView(deps, row);
 }
@@ -92,14 +95,7 @@ export async function getFileContent(
   who: UserPrincipal,
   id: string,
 ): Promise<{ file: FileView; content: Buffer }> {
-  let q = deps.db
-    .selectFrom('files')
-    .selectAll()
-    .where('id', '=', id)
-    .where('user_id', '=', who.userId);
-  const cutoff = notBefore(deps);
-  if (cutoff) q = q.where('created_at', '>=', cutoff);
-  const row = await q.executeTakeFirst();
+  const row = await liveFiles(deps, who).selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) throw new DomainError('not_found', `file '${id}' not found`);
   return { file: toFileView(deps, row), content: row.content };
 }
@@ -110,13 +106,8 @@ export async function listFiles(
   who: UserPrincipal,
   opts: { purpose?: string | undefined; limit: number },
 ): Promise<FileView[]> {
-  let q = deps.db
-    .selectFrom('files')
-    .select(['id', 'purpose', 'filename', 'bytes', 'created_at'])
-    .where('user_id', '=', who.userId);
+  let q = liveFiles(deps, who).select(['id', 'purpose', 'filename', 'bytes', 'created_at']);
   if (opts.purpose !== undefined) q = q.where('purpose', '=', opts.purpose);
-  const cutoff = notBefore(deps);
-  if (cutoff) q = q.where('created_at', '>=', cutoff);
   const rows = await q
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
